@@ -1,0 +1,154 @@
+"""The ``cuma-lite`` command line: parse, build a config, call one function. No logic lives here.
+
+User mistakes (an unknown preset, a bad override, a malformed data file) end with one clear message and a
+non-zero exit code -- 2 for bad usage/config, 1 for bad data or a failed run -- never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from cuma_lite.config import dump_config, list_presets, load_config, parse_levels, preset_path
+from cuma_lite.data.io import read_jsonl, write_jsonl
+from cuma_lite.errors import ConfigError, UserError
+
+app = typer.Typer(
+    help="Label-free RL (TTRL + CuMa's no-majority mask and curriculum) for small reasoning models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+presets_app = typer.Typer(help="List and show the shipped presets.", no_args_is_help=True)
+data_app = typer.Typer(help="Make, check and describe prompt files.", no_args_is_help=True)
+app.add_typer(presets_app, name="presets")
+app.add_typer(data_app, name="data")
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn the library's user-facing errors into a message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------------- presets
+
+
+@presets_app.command("list")
+@friendly_errors
+def presets_list() -> None:
+    """List the shipped presets with their target hardware."""
+    table = Table("preset", "for", "model", "generations", "steps")
+    for name in list_presets():
+        cfg = load_config(name)
+        header = preset_path(name).read_text().splitlines()[0].lstrip("# ").split(":")[0]
+        table.add_row(name, header, cfg.model.name, str(cfg.rollout.num_generations), str(cfg.train.max_steps))
+    console.print(table)
+
+
+@presets_app.command("show")
+@friendly_errors
+def presets_show(
+    name: Annotated[str, typer.Argument(help="Preset name (see `cuma-lite presets list`).")],
+    resolved: Annotated[bool, typer.Option(help="Show the fully resolved config instead of the file.")] = False,
+) -> None:
+    """Print a preset file (its header says how to use it)."""
+    path = preset_path(name)
+    text = dump_config(load_config(name)) if resolved else path.read_text()
+    console.print(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
+
+
+# ------------------------------------------------------------------------------------------------------ data
+
+
+@data_app.command("synth")
+@friendly_errors
+def data_synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
+    task: Annotated[str, typer.Option(help="Generator family (see --list).")] = "arithmetic",
+    levels: Annotated[str, typer.Option(help="Difficulty levels, e.g. 1-5 or 1,3.")] = "1-5",
+    per_level: Annotated[int, typer.Option(min=1, help="Problems per level.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+) -> None:
+    """Generate difficulty-graded, verifiable problems (with gold answers, for evaluation only)."""
+    from cuma_lite.data import synthetic
+
+    if task not in synthetic.TASKS:
+        raise ConfigError(f"unknown task {task!r}; available: {', '.join(synthetic.list_tasks())}.")
+    rows = synthetic.generate(task, parse_levels(levels), per_level, seed)
+    n = write_jsonl(out, rows)
+    console.print(f"wrote {n} problems to [bold]{out}[/]")
+    _print_stats(rows)
+
+
+@data_app.command("validate")
+@friendly_errors
+def data_validate(file: Annotated[Path, typer.Argument(help="JSONL file to check.")]) -> None:
+    """Check a prompt file; every bad line is reported with its line number."""
+    rows = read_jsonl(file)
+    console.print(f"[green]ok[/]: {file} has {len(rows)} valid rows")
+    _print_stats(rows)
+
+
+def _print_stats(rows: list[dict[str, Any]]) -> None:
+    by_level = Counter(r.get("difficulty") for r in rows)
+    table = Table("difficulty", "rows", "with answer", title="rows per difficulty")
+    with_answer = Counter(r.get("difficulty") for r in rows if r.get("answer") not in (None, ""))
+    for level in sorted(by_level, key=lambda v: (v is None, v)):
+        table.add_row("none" if level is None else str(level), str(by_level[level]), str(with_answer[level]))
+    console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------------- train
+
+
+@app.command()
+@friendly_errors
+def train(
+    preset: Annotated[str, typer.Option(help="Preset name or YAML file.")] = "tiny-cpu",
+    data: Annotated[Path | None, typer.Option(help="Prompt JSONL (overrides data.path).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Run directory (overrides train.output_dir).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key, e.g. --set train.max_steps=50.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in the output directory.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace a finished or different run in the output dir.")] = False,
+) -> None:
+    """Label-free GRPO: majority-vote reward, no-majority mask, curriculum."""
+    overrides = list(set_ or [])
+    if data is not None:
+        overrides.append(f"data.path={data}")
+    if output is not None:
+        overrides.append(f"train.output_dir={output}")
+    cfg = load_config(preset, overrides)
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other; pick one.")
+    from cuma_lite.training import run_training  # heavy: torch, transformers, trl
+
+    run_training(cfg, resume=resume, overwrite=overwrite)
+
+
+def main() -> None:  # pragma: no cover - the console script calls `app` directly
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Difficulty-controlled data: synthetic generators (``synthetic``) and file loading/validation (``io``)."""

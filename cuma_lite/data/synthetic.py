@@ -1,0 +1,244 @@
+"""Difficulty-controlled, verifiable synthetic problems: CuMa's "samples of a predefined difficulty" in miniature.
+
+The paper's data pipeline produces problems whose difficulty is known in advance, so the curriculum can order them.
+Here difficulty is built in: a task's level is the number of reasoning steps its solution takes. Each item is a dict
+``{id, problem, answer, difficulty, solution}``:
+
+- ``problem``: short plain ASCII (``Compute 12+7-3.``, ``Solve 3x+7=22.``): a tiny character/digit-level model is
+  fine-tuned on these exact strings, so they are minimal and regular;
+- ``answer``: the gold answer, an integer as a string (for evaluation only; label-free RL never sees it);
+- ``difficulty``: the level, an int;
+- ``solution``: a short chain of thought, one step per sentence, ending in ``\\boxed{answer}``. It exists to
+  supervise a tiny base model before RL; it is never a reward.
+
+Tasks (the ``TASKS`` registry):
+
+- ``arithmetic``: level L (1-5) = a chain of L+1 operands in 1..49 joined by ``+``/``-``, evaluated left to right;
+  the solution keeps a running total, one operation per step: ``12+7=19. 19-3=16. \\boxed{16}``. Intermediate
+  results may be negative (``5-30=-25.``).
+- ``linear``: a linear equation in x whose solution takes exactly L steps, one equation per step, built backwards
+  from an integer answer so the answer is always an integer:
+  L1 ``x+7=12`` -> ``x=5``; L2 ``3x+7=22`` -> ``3x=15``, ``x=5``; L3 ``3x+7=x+15`` (collect, isolate, divide);
+  L4 ``3(x+2)+1=x+17`` (expand, collect, isolate, divide); L5 ``4(x+2)+1=2(x+5)+9`` (expand the left side, expand
+  the right side, collect, isolate, divide). Coefficients are chosen so that no step is ever a no-op (the collected
+  x coefficient is at least 2, the constant to move is never 0).
+
+Determinism: ``generate(task, levels, per_level, seed)`` gives the same items for the same arguments. Each level has
+its own ``random.Random`` seeded from ``(task, level, seed)``, so asking for levels 1-3 or 1-5 gives the same level-1
+items. Problems are unique within a call, and ``exclude`` keeps a held-out set disjoint from a training set. Ids are
+stable: ``arith-L3-000017`` is the 18th item of level 3.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+Generated = tuple[str, str, str]  # (problem, answer, solution)
+
+OPERAND_RANGE = (1, 49)
+ANSWER_RANGE = (-10, 10)
+CONSTANT_RANGE = (1, 20)  # absolute value of the constants in a linear equation
+COEFFICIENT_RANGE = (2, 9)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A family of problems whose difficulty level is the number of solution steps."""
+
+    name: str
+    id_prefix: str
+    description: str
+    levels: tuple[int, ...]
+    make: Callable[[int, random.Random], Generated]
+
+    def generate(self, level: int, rng: random.Random) -> Generated:
+        """One ``(problem, answer, solution)`` at ``level``, drawn with ``rng``."""
+        if level not in self.levels:
+            raise ValueError(
+                f"task {self.name!r} has levels {list(self.levels)}; level {level!r} is not one of them."
+            )
+        return self.make(level, rng)
+
+
+# ---- arithmetic -----------------------------------------------------------------------------------------------
+
+
+def _arithmetic(level: int, rng: random.Random) -> Generated:
+    operands = [rng.randint(*OPERAND_RANGE) for _ in range(level + 1)]
+    ops = [rng.choice("+-") for _ in range(level)]
+    problem = (
+        f"Compute {operands[0]}" + "".join(f"{op}{b}" for op, b in zip(ops, operands[1:], strict=True)) + "."
+    )
+    total, steps = operands[0], []
+    for op, b in zip(ops, operands[1:], strict=True):
+        result = total + b if op == "+" else total - b
+        steps.append(f"{total}{op}{b}={result}.")
+        total = result
+    return problem, str(total), _solution(steps, total)
+
+
+# ---- linear equations -----------------------------------------------------------------------------------------
+
+
+def _signed(value: int) -> str:
+    """``+7``, ``-7``, or nothing for 0 (a constant term after an x term)."""
+    return f"{value:+d}" if value else ""
+
+
+def _affine(coef: int, const: int) -> str:
+    """``coef*x + const`` as plain text: ``3x+7``, ``x-2``, ``2x``, ``15``."""
+    if coef == 0:
+        return str(const)
+    x_term = "x" if coef == 1 else "-x" if coef == -1 else f"{coef}x"
+    return x_term + _signed(const)
+
+
+def _bracket(coef: int, shift: int, const: int) -> str:
+    """``coef*(x + shift) + const`` unexpanded: ``3(x+2)+1``."""
+    return f"{coef}({_affine(1, shift)}){_signed(const)}"
+
+
+def _nonzero(rng: random.Random, high: int) -> int:
+    return rng.choice([-1, 1]) * rng.randint(1, high)
+
+
+def _linear(level: int, rng: random.Random) -> Generated:
+    """Build the equation backwards from its answer ``x``; ``steps`` are the equations after each step."""
+    x = rng.randint(*ANSWER_RANGE)
+    if level <= 2:
+        a = 1 if level == 1 else rng.randint(*COEFFICIENT_RANGE)
+        b = _nonzero(rng, CONSTANT_RANGE[1])
+        equation = f"{_affine(a, b)}={a * x + b}"
+        steps = [] if level == 1 else [f"{a}x={a * x}"]
+        return _linear_item(equation, steps, x)
+    min_c = 2 if level == 5 else 1  # a bracket on the right reads 2(x+5), never 1(x+5)
+    a = rng.randint(min_c + 2, COEFFICIENT_RANGE[1])
+    c = rng.randint(
+        min_c, a - 2
+    )  # the collected coefficient a-c is >= 2, so the divide step is never a no-op
+    k = a - c
+    if level == 3:
+        b = _nonzero(rng, CONSTANT_RANGE[1])
+        d = k * x + b
+        equation = f"{_affine(a, b)}={_affine(c, d)}"
+        return _linear_item(equation, [f"{_affine(k, b)}={d}", f"{k}x={k * x}"], x)
+    p, q = _nonzero(rng, 9), _nonzero(rng, 9)
+    while a * p + q == 0:  # the expanded constant must be nonzero, else the isolate step vanishes
+        q = _nonzero(rng, 9)
+    b = a * p + q  # a(x+p)+q = ax+b
+    if level == 4:
+        d = k * x + b
+        steps = [f"{_affine(a, b)}={_affine(c, d)}", f"{_affine(k, b)}={d}", f"{k}x={k * x}"]
+        return _linear_item(f"{_bracket(a, p, q)}={_affine(c, d)}", steps, x)
+    r = _nonzero(rng, 9)
+    s = k * x + b - c * r  # chosen so that ax+b = c(x+r)+s holds at x
+    d = c * r + s
+    steps = [
+        f"{_affine(a, b)}={_bracket(c, r, s)}",
+        f"{_affine(a, b)}={_affine(c, d)}",
+        f"{_affine(k, b)}={d}",
+        f"{k}x={k * x}",
+    ]
+    return _linear_item(f"{_bracket(a, p, q)}={_bracket(c, r, s)}", steps, x)
+
+
+def _linear_item(equation: str, steps: list[str], x: int) -> Generated:
+    """The final step ``x=<answer>`` is shared by every level."""
+    return f"Solve {equation}.", str(x), _solution([f"{s}." for s in [*steps, f"x={x}"]], x)
+
+
+def _solution(steps: list[str], answer: int) -> str:
+    return " ".join(steps) + f" \\boxed{{{answer}}}"
+
+
+# ---- registry and public API ----------------------------------------------------------------------------------
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            name="arithmetic",
+            id_prefix="arith",
+            description="integer +/- chains; level L has L+1 operands in 1..49 (L steps of a running total)",
+            levels=(1, 2, 3, 4, 5),
+            make=_arithmetic,
+        ),
+        Task(
+            name="linear",
+            id_prefix="linear",
+            description="linear equations in x with an integer solution; level L takes L solving steps",
+            levels=(1, 2, 3, 4, 5),
+            make=_linear,
+        ),
+    )
+}
+
+
+def list_tasks() -> list[str]:
+    """Names of the registered synthetic tasks."""
+    return sorted(TASKS)
+
+
+def generate(
+    task: str,
+    levels: Sequence[int],
+    per_level: int,
+    seed: int,
+    *,
+    exclude: Collection[str] = (),
+) -> list[dict[str, str | int]]:
+    """``per_level`` unique problems at each of ``levels`` (in the order given); none whose text is in ``exclude``.
+
+    Use ``exclude`` with the training set's problems to build a disjoint held-out set.
+    """
+    spec = _check_request(task, levels, per_level)
+    excluded = set(exclude)
+    items: list[dict[str, str | int]] = []
+    for level in levels:
+        rng = random.Random(f"{task}:{level}:{seed}")  # per level: other levels never shift these items
+        seen: set[str] = set()
+        budget = 20 * per_level + 1000
+        while len(seen) < per_level:
+            if budget == 0:
+                raise ValueError(
+                    f"{task} level {level} ran out of distinct problems after {len(seen)} of {per_level}; "
+                    "ask for fewer per level (or exclude fewer problems)."
+                )
+            budget -= 1
+            problem, answer, solution = spec.generate(level, rng)
+            if problem in seen or problem in excluded:
+                continue
+            seen.add(problem)
+            item_id = f"{spec.id_prefix}-L{level}-{len(seen) - 1:06d}"
+            items.append(
+                {
+                    "id": item_id,
+                    "problem": problem,
+                    "answer": answer,
+                    "difficulty": level,
+                    "solution": solution,
+                }
+            )
+    logger.debug("generated %d %s items at levels %s (seed %d)", len(items), task, list(levels), seed)
+    return items
+
+
+def _check_request(task: str, levels: Sequence[int], per_level: int) -> Task:
+    if task not in TASKS:
+        raise ValueError(f"unknown synthetic task {task!r}; choose one of {', '.join(list_tasks())}.")
+    spec = TASKS[task]
+    if not levels:
+        raise ValueError(f"no levels given; {task} has levels {list(spec.levels)}.")
+    bad = [lvl for lvl in levels if lvl not in spec.levels]
+    if bad:
+        raise ValueError(f"{task} has levels {list(spec.levels)}; {bad} are not among them.")
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"levels {list(levels)} repeat a level; list each level once.")
+    if per_level < 1:
+        raise ValueError(f"per_level={per_level} must be >= 1.")
+    return spec

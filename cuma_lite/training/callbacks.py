@@ -1,0 +1,111 @@
+"""Trainer callbacks: ``metrics.jsonl`` (one line a step) and a rich progress bar with the label-free signals.
+
+The signals that say whether label-free RL is learning or collapsing: the mean reward (agreement with the
+pseudo-label), the majority share, the mask rate (groups with no clear majority), the parse rate, the active
+curriculum levels, and -- when gold answers exist -- the pseudo-label accuracy (diagnostic only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from transformers import TrainerCallback
+
+from cuma_lite.curriculum import CurriculumScheduler
+
+# TRL's metric name -> ours; everything else TRL logs is kept under its own name.
+RENAMES = {
+    "reward": "reward_mean",
+    "rewards/majority_vote/mean": None,  # the same number as "reward"
+    "rewards/majority_vote/std": None,
+    "completions/mean_length": "completion_length",
+    "cuma/majority_share": "majority_share",
+    "cuma/mask_rate": "mask_rate",
+    "cuma/parse_rate": "parse_rate",
+    "cuma/pseudo_label_acc": "pseudo_label_acc",
+    "cuma/level_mean": "level_mean",
+    "cuma/level_max": "level_max",
+}
+
+
+class MetricsCallback(TrainerCallback):
+    """Appends one JSON line per logged step to ``path``; on resume, drops lines past the checkpoint's step."""
+
+    def __init__(self, path: Path, scheduler: CurriculumScheduler) -> None:
+        self.path = path
+        self.scheduler = scheduler
+        self._last_time: float | None = None
+        self._last_tokens: float | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero and self.path.exists():  # resumed: forget steps after the checkpoint
+            lines = self.path.read_text().splitlines()
+            kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        self._last_time = time.perf_counter()
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not logs or "train_runtime" in logs:
+            return
+        record: dict[str, Any] = {"step": state.global_step}
+        for key, value in logs.items():
+            name = RENAMES.get(key, key)
+            if name is not None:
+                record[name] = value
+        step = max(state.global_step - 1, 0)
+        record["active_levels"] = self.scheduler.active_levels(min(step, self.scheduler.total_steps - 1))
+        now = time.perf_counter()
+        tokens = logs.get("num_tokens")
+        if tokens is not None and self._last_tokens is not None and self._last_time is not None:
+            record["tokens_per_s"] = (tokens - self._last_tokens) / max(now - self._last_time, 1e-9)
+        self._last_time, self._last_tokens = now, tokens
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+
+class RichProgressCallback(TrainerCallback):
+    """A progress bar showing reward, majority share, mask rate and curriculum level as training goes."""
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[signals]}"),
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, signals="")
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if self.progress is None or not logs or "cuma/mask_rate" not in logs:
+            return
+        shown = {"reward": "reward", "share": "cuma/majority_share", "masked": "cuma/mask_rate"}
+        if "cuma/pseudo_label_acc" in logs:
+            shown["label acc"] = "cuma/pseudo_label_acc"
+        signals = " | ".join(f"{label} {_fmt(logs.get(key))}" for label, key in shown.items())
+        if logs.get("cuma/level_max") is not None:
+            signals += f" | level<={logs['cuma/level_max']:.0f}"
+        self.progress.update(self.task, completed=state.global_step, signals=signals)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step)
+            self.progress.stop()
+            self.progress = None
+
+
+def _fmt(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) or math.isnan(value) else f"{value:.2f}"

@@ -1,0 +1,441 @@
+"""``train(cfg)``: label-free GRPO from a config, end to end.
+
+1. Prepare the run directory (refuse to clobber another run unless ``--resume`` or ``--overwrite``).
+2. Load prompts (a JSONL file, or synthetic problems of graded difficulty) and a held-out evaluation split.
+   Gold answers go to the evaluation and to the pseudo-label diagnostics only: the training dataset handed to
+   TRL has ``prompt``, ``id`` and ``level`` columns and nothing else, so no reward can read a gold answer.
+3. Load the policy (``hf`` backend), evaluate it greedily per level (before).
+4. Train with :func:`~cuma_lite.training.grpo.cuma_trainer_class` (majority-vote reward, exact no-majority mask,
+   curriculum sampler), logging ``metrics.jsonl`` / ``samples.jsonl`` and a live progress bar, checkpointing every
+   ``train.save_steps`` (with the curriculum's state, so ``--resume`` continues the schedule).
+5. Save the LoRA adapter (``adapter/``) or the full model (``model/``), evaluate again (after), summarise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cuma_lite.config import Config, dump_config, parse_levels
+from cuma_lite.curriculum import CurriculumScheduler
+from cuma_lite.data.io import read_jsonl, write_jsonl
+from cuma_lite.errors import UserError
+from cuma_lite.prompts import format_prompt
+from cuma_lite.rewards import GroupVote, MajorityVoteReward
+
+logger = logging.getLogger(__name__)
+
+EVAL_SEED_OFFSET = 10_007  # synthetic held-out problems come from another seed (and are de-duplicated)
+
+
+# ------------------------------------------------------------------------------------------------ run directory
+
+
+def prepare_output_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> str | None:
+    """Create or check the run directory; returns the checkpoint to resume from (None for a fresh run)."""
+    has_run = (out / "config.yaml").exists()
+    if resume:
+        if not has_run:
+            raise UserError(f"--resume: {out} holds no run to resume (no config.yaml); drop --resume to start one.")
+        _check_same_run(out, cfg)
+        return _latest_checkpoint(out)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            what = "another run" if has_run else "files"
+            raise UserError(
+                f"{out} already holds {what}. Use --resume to continue it, --overwrite to replace it, "
+                "or --output to pick another directory."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(dump_config(cfg))
+    return None
+
+
+def _check_same_run(out: Path, cfg: Config) -> None:
+    import yaml
+
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    now = cfg.to_dict()
+    differs = [
+        f"{section}.{key}"
+        for section, values in now.items()
+        for key, value in values.items()
+        if saved.get(section, {}).get(key) != value and f"{section}.{key}" != "train.max_steps"
+    ]
+    if differs:
+        raise UserError(
+            f"--resume: the config differs from the run in {out} at {', '.join(differs)}; resume with the same "
+            "preset and overrides (only train.max_steps may change)."
+        )
+
+
+def _latest_checkpoint(out: Path) -> str | None:
+    ckpts = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(ckpts[-1]) if ckpts else None
+
+
+# --------------------------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class RunData:
+    train: list[dict[str, Any]]
+    eval: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_run_data(cfg: Config) -> RunData:
+    """Training prompts and held-out evaluation items (with gold answers) for this config."""
+    if cfg.data.path is None:
+        from cuma_lite.data.synthetic import generate
+
+        levels = parse_levels(cfg.data.synth_levels)
+        train = generate(cfg.data.synth_task, levels, cfg.data.synth_per_level, cfg.train.seed)
+        seen = {r["problem"] for r in train}
+        held = generate(
+            cfg.data.synth_task, levels, cfg.data.eval_per_level, cfg.train.seed + EVAL_SEED_OFFSET, exclude=seen
+        ) if cfg.data.eval_per_level else []
+        return RunData(train, held)
+    rows = read_jsonl(cfg.data.path)
+    graded = [r for r in rows if r.get("answer") not in (None, "")]
+    eval_rows = _take_per_level(graded, cfg.data.eval_per_level) if len(graded) == len(rows) else []
+    held = {id(r) for r in eval_rows}
+    train = [r for r in rows if id(r) not in held]
+    if not train:
+        raise UserError(
+            f"{cfg.data.path}: every row went to the held-out evaluation split; lower data.eval_per_level "
+            "(or set it to 0)."
+        )
+    return RunData(train, eval_rows)
+
+
+def _take_per_level(rows: list[dict[str, Any]], per_level: int) -> list[dict[str, Any]]:
+    counts: dict[Any, int] = {}
+    taken = []
+    for r in rows:
+        level = r.get("difficulty")
+        if counts.get(level, 0) < per_level:
+            counts[level] = counts.get(level, 0) + 1
+            taken.append(r)
+    return taken
+
+
+def training_dataset(rows: list[dict[str, Any]], scheduler: CurriculumScheduler, cfg: Config) -> Any:
+    """The dataset TRL sees: prompt, id and curriculum level. No gold answer, by construction."""
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [
+            {
+                "prompt": format_prompt(r["problem"], cfg.model.prompt_style),
+                "id": str(r["id"]),
+                "level": scheduler.level_of(i),
+            }
+            for i, r in enumerate(rows)
+        ]
+    )
+
+
+def _difficulties(rows: list[dict[str, Any]], cfg: Config) -> list[float | int]:
+    values = [r.get("difficulty") for r in rows]
+    if all(v is None for v in values):
+        if cfg.curriculum.mode != "off":
+            logger.warning("the data has no 'difficulty' column: the curriculum sees a single level.")
+        return [0] * len(rows)
+    if any(v is None for v in values):
+        missing = next(i for i, v in enumerate(values) if v is None)
+        raise UserError(
+            f"row id={rows[missing]['id']} has no 'difficulty' while others do; give every row one, or none."
+        )
+    return values  # type: ignore[return-value]
+
+
+def check_prompt_lengths(rows: list[dict[str, Any]], tokenizer: Any, cfg: Config) -> None:
+    budget = cfg.model.max_seq_length - cfg.rollout.max_new_tokens
+    for r in rows:
+        prompt = format_prompt(r["problem"], cfg.model.prompt_style)
+        if not isinstance(prompt, str):
+            prompt = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        n = len(tokenizer(prompt).input_ids)
+        if n > budget:
+            raise UserError(
+                f"prompt id={r['id']} is {n} tokens, but model.max_seq_length - rollout.max_new_tokens = {budget}. "
+                "Shorten or drop long prompts, raise model.max_seq_length, or lower rollout.max_new_tokens."
+            )
+
+
+# --------------------------------------------------------------------------------------------- vote diagnostics
+
+
+class VoteLog:
+    """Per generation batch: vote statistics for the metrics, pseudo-label accuracy, and ``samples.jsonl``.
+
+    ``gold`` maps prompt id -> gold answer for the diagnostics only; it never reaches the reward.
+    """
+
+    def __init__(self, out: Path, gold: dict[str, str], samples_per_step: int) -> None:
+        self.samples_path = out / "samples.jsonl"
+        self.gold = gold
+        self.samples_per_step = samples_per_step
+        self.state: Any = None  # the trainer's TrainerState, for the step number
+
+    def __call__(self, groups: list[GroupVote]) -> dict[str, float]:
+        from cuma_lite.answers import answers_equivalent
+
+        n = len(groups)
+        metrics = {
+            "cuma/majority_share": sum(g.vote.share for g in groups) / n,
+            "cuma/mask_rate": sum(g.vote.masked for g in groups) / n,
+            "cuma/parse_rate": sum(a is not None for g in groups for a in g.answers) / sum(len(g.answers) for g in groups),
+        }
+        levels = [g.level for g in groups if g.level is not None]
+        if levels:
+            metrics["cuma/level_mean"] = sum(levels) / len(levels)
+            metrics["cuma/level_max"] = float(max(levels))
+        graded = [g for g in groups if not g.vote.masked and g.prompt_id in self.gold]
+        if graded:
+            right = [answers_equivalent(g.vote.label or "", self.gold[g.prompt_id]) for g in graded]
+            metrics["cuma/pseudo_label_acc"] = sum(right) / len(right)
+        self._write_samples(groups)
+        return metrics
+
+    def _write_samples(self, groups: list[GroupVote]) -> None:
+        with self.samples_path.open("a", encoding="utf-8") as fh:
+            for g in groups[: self.samples_per_step]:
+                row = {
+                    "step": self.state.global_step + 1 if self.state is not None else None,
+                    "id": g.prompt_id,
+                    "level": g.level,
+                    "completions": list(g.completions),
+                    "answers": list(g.answers),
+                    "pseudo_label": g.vote.label,
+                    "majority_share": round(g.vote.share, 4),
+                    "masked": g.vote.masked,
+                    "rewards": g.vote.rewards,
+                }
+                fh.write(json.dumps(row) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------------- train
+
+
+def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Train as ``cfg`` says; returns the run summary (also written to ``summary.json``)."""
+    from rich.console import Console
+
+    from cuma_lite.training.trl_compat import install_logprob_fallback
+
+    console = Console()
+    install_logprob_fallback()
+    _quiet_third_party()
+    out = Path(cfg.train.output_dir)
+    data = load_run_data(cfg)  # bad data fails before anything is written
+    checkpoint = prepare_output_dir(out, cfg, resume=resume, overwrite=overwrite)
+    model, tokenizer = _load_policy(cfg)
+    check_prompt_lengths(data.train, tokenizer, cfg)
+
+    before = _evaluate(model, tokenizer, data.eval, cfg, console, "before") if checkpoint is None else None
+    if before is not None and _needs_reload(cfg):
+        model, tokenizer = _load_policy(cfg)  # 4-bit on CPU: a no-grad forward repacked the weights (stack.md §4)
+
+    trainer = build_trainer(cfg, model, tokenizer, data, out)
+    if checkpoint is not None:
+        trainer.restore_curriculum(Path(checkpoint))
+        console.print(f"resuming from [bold]{checkpoint}[/]")
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    train_seconds = time.perf_counter() - start
+    final_dir = save_final(trainer, tokenizer, cfg, out)
+
+    after = _evaluate(trainer.model, tokenizer, data.eval, cfg, console, "after")
+    if before is None and (out / "eval_before.json").exists():
+        before = json.loads((out / "eval_before.json").read_text())
+    summary = _summarise(cfg, out, final_dir, train_seconds, before, after)
+    if before is not None and after is not None:
+        from cuma_lite.evaluation import format_accuracy_table
+
+        console.print(format_accuracy_table(before, after, title="Held-out greedy accuracy (gold answers, eval only)"))
+    console.print(
+        f"[bold green]done[/] in {train_seconds:.0f} s: {summary['steps']} steps, "
+        f"mean mask rate {summary['mean_mask_rate']:.2f}, final weights in [bold]{final_dir}[/]"
+    )
+    return summary
+
+
+class _DropMaskedRewardWarning(logging.Filter):
+    """TRL warns on every completion whose reward is None; for CuMa that is the no-majority mask at work."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("All reward functions returned None")
+
+
+def _quiet_third_party() -> None:
+    """Our progress bar and metrics.jsonl replace the trainer's printed dicts and the per-save tqdm bars."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("trl.trainer.grpo_trainer").addFilter(_DropMaskedRewardWarning())
+
+
+def _load_policy(cfg: Config) -> tuple[Any, Any]:
+    if cfg.model.backend == "unsloth":
+        raise UserError(
+            "model.backend=unsloth is not available yet in this version; use model.backend=hf "
+            "(transformers + peft, optionally model.load_in_4bit=true)."
+        )
+    from cuma_lite.training.backends import load_hf_policy
+
+    return load_hf_policy(cfg)
+
+
+def _needs_reload(cfg: Config) -> bool:
+    from cuma_lite.training.backends import needs_train_mode_generation
+
+    return needs_train_mode_generation(cfg)
+
+
+def _evaluate(model: Any, tokenizer: Any, items: list[dict[str, Any]], cfg: Config, console: Any, tag: str) -> Any:
+    if not items:
+        return None
+    from cuma_lite.evaluation import greedy_accuracy
+
+    with console.status(f"evaluating {len(items)} held-out problems ({tag})"):
+        result = greedy_accuracy(
+            model, tokenizer, items, max_new_tokens=cfg.rollout.max_new_tokens, prompt_style=cfg.model.prompt_style
+        )
+    out = Path(cfg.train.output_dir)
+    result_json = {k: v for k, v in result.items() if k != "predictions"}
+    result_json["per_level"] = {str(k): v for k, v in result["per_level"].items()}
+    (out / f"eval_{tag}.json").write_text(json.dumps(result_json, indent=2))
+    write_jsonl(out / f"eval_{tag}_predictions.jsonl", result["predictions"])
+    console.print(f"held-out greedy accuracy ({tag}): {result['accuracy']:.3f} over {result['n']} problems")
+    return result_json
+
+
+def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: Path) -> Any:
+    """The CuMa GRPO trainer for this config (majority-vote reward, exact mask, curriculum sampler)."""
+    import trl
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
+    from transformers.trainer_callback import PrinterCallback
+
+    from cuma_lite.training.callbacks import MetricsCallback, RichProgressCallback
+    from cuma_lite.training.grpo import CurriculumSampler, cuma_trainer_class
+
+    state = PartialState()
+    g, prompts = cfg.rollout.num_generations, cfg.train.prompts_per_step
+    generation_batch = prompts * g
+    ga = cfg.train.gradient_accumulation_steps
+    if generation_batch % (state.num_processes * ga):
+        raise UserError(
+            f"train.prompts_per_step * rollout.num_generations = {generation_batch} must divide evenly over "
+            f"{state.num_processes} process(es) x {ga} accumulation step(s); adjust train.prompts_per_step."
+        )
+    scheduler = CurriculumScheduler(
+        _difficulties(data.train, cfg), cfg.curriculum, total_steps=cfg.train.max_steps, seed=cfg.train.seed
+    )
+    sampler = CurriculumSampler(
+        scheduler,
+        prompts_per_generation=prompts,
+        num_generations=g,
+        repeat_count=ga,
+        total_generations=cfg.train.max_steps,
+    )
+    reward = MajorityVoteReward(
+        g, min_share=cfg.vote.min_share, gather=gather_object, process_index=state.process_index
+    )
+    gold = {str(r["id"]): str(r["answer"]) for r in data.train if r.get("answer") not in (None, "")}
+    vote_log = VoteLog(out, gold, cfg.train.samples_per_step if state.is_main_process else 0)
+    args = _grpo_args(cfg, out, per_device=generation_batch // (state.num_processes * ga))
+    cls = cuma_trainer_class(trl.GRPOTrainer)
+    trainer = cls(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=training_dataset(data.train, scheduler, cfg),
+        processing_class=tokenizer,
+        vote_reward=reward,
+        sampler=sampler,
+        on_votes=vote_log,
+    )
+    vote_log.state = trainer.state
+    trainer.remove_callback(PrinterCallback)  # it prints every log dict; our progress bar shows the signals
+    trainer.add_callback(MetricsCallback(out / "metrics.jsonl", scheduler))
+    trainer.add_callback(RichProgressCallback())
+    return trainer
+
+
+def _grpo_args(cfg: Config, out: Path, *, per_device: int) -> Any:
+    import torch
+    from trl import GRPOConfig
+
+    from cuma_lite.training.backends import torch_dtype
+
+    cuda = torch.cuda.is_available()
+    dtype = torch_dtype(cfg)
+    return GRPOConfig(
+        output_dir=str(out),
+        use_cpu=not cuda,
+        bf16=cuda and dtype == torch.bfloat16,
+        fp16=cuda and dtype == torch.float16,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
+        num_generations=cfg.rollout.num_generations,
+        max_completion_length=cfg.rollout.max_new_tokens,
+        temperature=cfg.rollout.temperature,
+        top_p=cfg.rollout.top_p,
+        top_k=cfg.rollout.top_k,
+        learning_rate=cfg.train.learning_rate,
+        lr_scheduler_type="constant",
+        max_steps=cfg.train.max_steps,
+        beta=cfg.train.beta,
+        loss_type=cfg.train.loss_type,
+        scale_rewards=cfg.train.scale_rewards,
+        gradient_checkpointing=cfg.train.gradient_checkpointing,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=cfg.train.save_steps,
+        save_total_limit=2,
+        report_to=[],
+        disable_tqdm=True,
+        seed=cfg.train.seed,
+        data_seed=cfg.train.seed,
+        ignore_data_skip=True,  # the curriculum sampler resumes from its own state, not by replaying draws
+        shuffle_dataset=False,
+        log_completions=False,
+    )
+
+
+def save_final(trainer: Any, tokenizer: Any, cfg: Config, out: Path) -> Path:
+    """``adapter/`` (peft-loadable LoRA) or ``model/`` (a full fine-tune, transformers-loadable), plus tokenizer."""
+    final_dir = out / ("adapter" if cfg.lora.r > 0 else "model")
+    if trainer.accelerator.is_main_process:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        model.save_pretrained(final_dir, safe_serialization=True)
+        tokenizer.save_pretrained(final_dir)
+    trainer.accelerator.wait_for_everyone()
+    return final_dir
+
+
+def _summarise(
+    cfg: Config, out: Path, final_dir: Path, seconds: float, before: Any, after: Any
+) -> dict[str, Any]:
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    mask_rates = [m["mask_rate"] for m in metrics if "mask_rate" in m]
+    summary = {
+        "steps": metrics[-1]["step"] if metrics else 0,
+        "train_seconds": round(seconds, 1),
+        "mean_mask_rate": sum(mask_rates) / len(mask_rates) if mask_rates else float("nan"),
+        "final_weights": str(final_dir),
+        "accuracy_before": before["accuracy"] if before else None,
+        "accuracy_after": after["accuracy"] if after else None,
+        "per_level_before": before["per_level"] if before else None,
+        "per_level_after": after["per_level"] if after else None,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,90 @@
+"""The embedded tiny model: tokenizer round trip, the shipped weights, and greedy evaluation against gold."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from cuma_lite.data.synthetic import generate  # noqa: E402
+from cuma_lite.evaluation import format_accuracy_table, greedy_accuracy  # noqa: E402
+from cuma_lite.models.tiny import build_model, build_tokenizer, embedded_path, load_embedded  # noqa: E402
+from cuma_lite.prompts import format_prompt  # noqa: E402
+
+TEXTS = [
+    format_prompt("Compute 12+7-3."),
+    "12+7=19. 19-3=16. \\boxed{16}",
+    "5-30=-25. -25+49=24. \\boxed{24}",
+    "Solve 3(x+2)+1=x+17.",
+    "Please reason step by step,\n\n  and put your final answer within \\boxed{}.\t x's",
+    "unicode: héllo wörld ≤ 42",
+    "<|endoftext|>",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_math():
+    torch.set_num_threads(2)
+    return load_embedded("tiny-math")
+
+
+def test_tokenizer_round_trip_through_auto_classes(tmp_path):
+    # transformers 5 rebuilds a qwen2 tokenizer from vocab+merges on load: ids must not change silently.
+    tokenizer = build_tokenizer()
+    before = [tokenizer(t)["input_ids"] for t in TEXTS]
+    build_model(len(tokenizer), hidden=32, layers=1, heads=2, kv_heads=1, intermediate=64).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    assert [reloaded(t)["input_ids"] for t in TEXTS] == before
+    assert [reloaded.decode(ids) for ids in before] == TEXTS
+    assert reloaded.padding_side == "left"
+    assert reloaded.eos_token_id == reloaded.pad_token_id == 256 == len(reloaded) - 1
+
+
+def test_tokenizer_is_digit_level_and_concatenates():
+    tokenizer = build_tokenizer()
+    ids = tokenizer("1234")["input_ids"]
+    assert ids == [ord(c) for c in "1234"]  # one token per digit; id == byte value
+    prompt, completion = TEXTS[0], TEXTS[1]
+    assert tokenizer(prompt + completion)["input_ids"] == (
+        tokenizer(prompt)["input_ids"] + tokenizer(completion)["input_ids"]
+    )
+
+
+def test_shipped_model_loads_with_auto_classes(tiny_math):
+    model, tokenizer = tiny_math
+    assert isinstance(model, transformers.Qwen2ForCausalLM)
+    assert type(tokenizer).__name__ == "Qwen2Tokenizer"
+    assert tokenizer(TEXTS[1])["input_ids"] == build_tokenizer()(TEXTS[1])["input_ids"]
+    n_params = sum(p.numel() for p in model.parameters())
+    assert 0.5e6 < n_params < 1.5e6
+    assert model.config.tie_word_embeddings
+    assert (embedded_path("tiny-math-strong") / "model.safetensors").is_file()
+
+
+def test_embedded_path_rejects_unknown_names():
+    with pytest.raises(ValueError, match="tiny-math"):
+        embedded_path("gpt-5")
+
+
+def test_greedy_accuracy_per_level_and_grading(tiny_math):
+    model, tokenizer = tiny_math
+    model.train()
+    items = generate("arithmetic", [1, 5], 40, seed=7)
+    result = greedy_accuracy(model, tokenizer, items, batch_size=40, max_new_tokens=96)
+    assert model.training  # the caller's mode is restored
+    assert set(result["per_level"]) == {1, 5}
+    assert [result["per_level"][lvl]["n"] for lvl in (1, 5)] == [40, 40]
+    assert result["n"] == 80 and len(result["predictions"]) == 80
+    assert result["correct"] == sum(p["correct"] for p in result["predictions"])
+    # A real property of the shipped weights (greedy decoding is deterministic): right on many 2-operand
+    # problems, worse on 6-operand ones.
+    level1, level5 = result["per_level"][1]["accuracy"], result["per_level"][5]["accuracy"]
+    assert level1 > 0.3
+    assert level5 < level1
+    # Grading reads the gold answer: the same completions graded against wrong golds score zero.
+    wrong = [{**it, "answer": str(int(it["answer"]) + 1000)} for it in items[:40]]
+    assert greedy_accuracy(model, tokenizer, wrong, batch_size=40, max_new_tokens=96)["correct"] == 0
+    table = format_accuracy_table(result, result)
+    assert table.row_count == 3  # two levels and "all"

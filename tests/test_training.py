@@ -1,0 +1,214 @@
+"""CPU integration tests of `cuma-lite train` on a tiny randomly initialised model (built at test time).
+
+They check what the method promises: real steps move the weights; the no-majority mask is exact (a masked group
+is the same as a removed one; an all-masked step moves nothing); the curriculum decides what each step draws;
+gold answers never influence training.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cuma_lite import rewards  # noqa: E402
+from cuma_lite.config import load_config  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from cuma_lite.models.tiny import build_model, build_tokenizer
+
+    path = tmp_path_factory.mktemp("tiny-random")
+    tokenizer = build_tokenizer()
+    build_model(len(tokenizer), hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seed=0).save_pretrained(
+        path
+    )
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def small_config(model_dir: Path, out: Path, *extra: str):
+    return load_config(
+        "tiny-cpu",
+        [
+            f"model.name={model_dir}",
+            f"train.output_dir={out}",
+            "rollout.num_generations=4",
+            "rollout.max_new_tokens=12",
+            "train.prompts_per_step=4",
+            "train.max_steps=2",
+            "train.save_steps=100",
+            "train.learning_rate=1e-3",
+            "data.synth_per_level=8",
+            "data.synth_levels=1-2",
+            "data.eval_per_level=0",
+            *extra,
+        ],
+    )
+
+
+def final_state(out: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(out / "model" / "model.safetensors")
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def scripted_answers(monkeypatch, groups_per_step: list[list[list[str | None]]]) -> None:
+    """Replace answer extraction by a script: step s, group k, completion j answers groups_per_step[s][k][j]."""
+    flat = itertools.chain.from_iterable(itertools.chain.from_iterable(groups_per_step))
+    monkeypatch.setattr(rewards, "extract_answer", lambda text: next(flat))
+
+
+def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
+    from cuma_lite.training import run_training
+    from cuma_lite.training.backends import resolve_model_path
+
+    cfg = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off")
+    summary = run_training(cfg)
+    from safetensors.torch import load_file
+
+    before = load_file(Path(resolve_model_path(str(tiny_model_dir))) / "model.safetensors")
+    after = final_state(tmp_path / "run")
+    assert summary["steps"] == 2
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    rows = metrics(tmp_path / "run")
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in ("majority_share", "mask_rate", "completion_length", "learning_rate", "step_time", "active_levels"):
+        assert key in rows[0], key
+    samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert {"completions", "answers", "pseudo_label", "masked", "majority_share"} <= set(samples[0])
+
+
+def test_all_masked_step_leaves_every_parameter_unchanged(tiny_model_dir, tmp_path, monkeypatch):
+    """Step 1 trains (clear majorities); step 2 has no majority anywhere: the weights must not move at all,
+    although Adam's momentum from step 1 would move them under a mere zero gradient."""
+    from transformers import TrainerCallback
+
+    from cuma_lite.training import runner
+
+    trained = [["1", "1", "1", "2"]] * 4
+    no_majority = [["1", "2", "3", None]] * 4
+    scripted_answers(monkeypatch, [trained, no_majority])
+    snapshots: list[dict[str, torch.Tensor]] = []
+
+    class Snapshot(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            snapshots.append({n: p.detach().clone() for n, p in model.named_parameters()})
+
+    build = runner.build_trainer
+
+    def build_with_snapshots(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.add_callback(Snapshot())
+        return trainer
+
+    monkeypatch.setattr(runner, "build_trainer", build_with_snapshots)
+    cfg = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0.5", "curriculum.mode=off")
+    runner.run_training(cfg)
+    assert len(snapshots) == 2
+    assert [r["mask_rate"] for r in metrics(tmp_path / "run")] == [0.0, 1.0]
+    moved = [n for n in snapshots[0] if not torch.equal(snapshots[0][n], snapshots[1][n])]
+    assert moved == []
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.1])
+def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_path, monkeypatch, beta):
+    """Gradient with groups 0 and 2 masked == gradient of the batch with those groups' rows removed."""
+    import trl
+
+    from cuma_lite.training import runner
+    from cuma_lite.training.backends import load_hf_policy
+
+    class Recording(trl.GRPOTrainer):
+        def _generate_and_score_completions(self, inputs):
+            out = super()._generate_and_score_completions(inputs)
+            self.raw = dict(out)  # before the mask is applied (the override replaces tensors, never edits them)
+            return out
+
+    monkeypatch.setattr(trl, "GRPOTrainer", Recording)
+    scripted_answers(
+        monkeypatch,
+        [[["1", "2", "3", "4"], ["5", "5", "5", "6"], [None] * 4, ["7", "7", "7", "8"]]],
+    )
+    cfg = small_config(
+        tiny_model_dir, tmp_path / "run", f"train.beta={beta}", "vote.min_share=0.5", "curriculum.mode=off"
+    )
+    model, tokenizer = load_hf_policy(cfg)
+    data = runner.load_run_data(cfg)
+    runner.prepare_output_dir(tmp_path / "run", cfg, resume=False, overwrite=False)
+    trainer = runner.build_trainer(cfg, model, tokenizer, data, tmp_path / "run")
+    assert isinstance(trainer, Recording)
+    batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1
+    masked = trainer._generate_and_score_completions(batch)
+    assert [g.vote.masked for g in trainer.vote_reward.last_groups] == [True, False, True, False]
+
+    keep = torch.tensor([row // 4 in (1, 3) for row in range(16)])
+    removed = {k: v[keep] if torch.is_tensor(v) and v.dim() > 0 and v.size(0) == 16 else v for k, v in trainer.raw.items()}
+    removed["num_items_in_batch"] = removed["completion_mask"].sum()
+    assert int(masked["num_items_in_batch"]) == int(removed["num_items_in_batch"]) > 0
+
+    def grads(inputs):
+        trainer.model.zero_grad()
+        trainer.compute_loss(trainer.model, inputs).backward()
+        return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+
+    with_mask, without_groups = grads(masked), grads(removed)
+    assert with_mask.keys() == without_groups.keys() and with_mask
+    assert any(g.abs().sum() > 0 for g in with_mask.values())
+    for name in with_mask:
+        torch.testing.assert_close(with_mask[name], without_groups[name], rtol=1e-5, atol=1e-7)
+
+
+def test_curriculum_decides_what_each_step_draws(tiny_model_dir, tmp_path):
+    """stages over 4 steps and levels 1-2: steps 1-2 draw level 1 only, steps 3-4 unlock level 2."""
+    from cuma_lite.training import run_training
+
+    cfg = small_config(
+        tiny_model_dir,
+        tmp_path / "run",
+        "curriculum.mode=stages",
+        "curriculum.replay=0",
+        "train.max_steps=4",
+        "vote.min_share=0",
+    )
+    run_training(cfg)
+    rows = metrics(tmp_path / "run")
+    assert [r["active_levels"] for r in rows] == [[1], [1], [1, 2], [1, 2]]
+    assert [r["level_max"] for r in rows] == [1.0, 1.0, 2.0, 2.0]
+    assert [r["level_mean"] for r in rows] == [1.0, 1.0, 2.0, 2.0]  # replay=0: only the newest level
+
+
+def test_gold_answers_never_reach_training(tiny_model_dir, tmp_path):
+    """Same prompts, corrupted gold answers: a bit-identical run (only the diagnostic pseudo-label accuracy moves)."""
+    from cuma_lite.data.io import write_jsonl
+    from cuma_lite.data.synthetic import generate
+    from cuma_lite.training import run_training
+
+    rows = generate("arithmetic", [1, 2], 8, seed=3)
+    corrupted = [{**r, "answer": str(int(r["answer"]) + 1000), "solution": "\\boxed{0}"} for r in rows]
+    runs = {}
+    for name, data in (("gold", rows), ("corrupted", corrupted)):
+        write_jsonl(tmp_path / f"{name}.jsonl", data)
+        cfg = small_config(tiny_model_dir, tmp_path / name, f"data.path={tmp_path / name}.jsonl", "vote.min_share=0")
+        run_training(cfg)
+        runs[name] = (final_state(tmp_path / name), metrics(tmp_path / name))
+    (w_gold, m_gold), (w_bad, m_bad) = runs["gold"], runs["corrupted"]
+    assert all(torch.equal(w_gold[k], w_bad[k]) for k in w_gold)
+    volatile = {"pseudo_label_acc", "step_time", "tokens_per_s"}
+    for a, b in zip(m_gold, m_bad, strict=True):
+        assert {k: v for k, v in a.items() if k not in volatile} == {k: v for k, v in b.items() if k not in volatile}
+    # the diagnostic (and only it) read the corrupted gold answers: no pseudo-label can match them
+    assert all(m.get("pseudo_label_acc") in (None, 0.0) for m in m_bad)
