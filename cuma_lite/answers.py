@@ -6,18 +6,24 @@ pure functions of strings; nothing here imports torch, trl or vLLM, and math-ver
 comparison actually needs it.
 
 Equivalence is decided in three tiers, cheapest first, because a vote compares every distinct answer of a group
-with every other and a single math-verify call can cost 0.1-0.2 s:
+with every other, and a single math-verify call costs 1 ms to 0.3 s (parsing LaTeX with antlr, then sympy):
 
 1. **Normal form** (:func:`normalize_answer`). Spacing (``\\,``, ``\\!``), ``\\left``/``\\right``, ``\\dfrac``,
-   ``^\\circ``, ``\\text{...}`` wrappers and ``$`` go away; plain numbers (``142.0``, ``\\frac12``, ``1/2``,
-   ``0.5``, ``10{,}080``) become one canonical string of their exact value. Equal normal forms are equal answers.
-2. **Cheap "different" verdicts.** An answer built from numbers, letters, ``\\frac``, ``\\sqrt``, ``\\pi``, ``i``,
-   a few functions and ``+-*/^`` (or a tuple, set, interval, union or matrix of such) is evaluated at two fixed
-   points, each letter standing for a fixed number. Answers whose values clearly differ somewhere are
-   different for math-verify too: each of its rules (structural, numeric to 6 decimals, symbolic
-   ``simplify(a - b) == 0``, elementwise for containers) implies equal values everywhere. This tier only ever
-   says "different"; it never claims an equality that math-verify would deny, and it refuses strings that it
-   and latex2sympy might read differently (``2^10``, ``1\\frac12``, ``\\sin x y``, ``e``).
+   ``^\\circ``, units, ``\\text{...}`` wrappers and ``$`` go away; plain numbers (``142.0``, ``\\frac12``,
+   ``1/2``, ``0.5``, ``10{,}080``, ``1\\frac{4}{5}``) become one canonical string of their exact value. Equal
+   normal forms are equal answers, without any further work.
+2. **Numeric signatures.** An answer built from numbers, letters, ``\\frac``, ``\\sqrt``, ``\\pi``, ``e``, ``i``,
+   ``\\pm``, a few functions and ``+-*/^`` (or a tuple, set, interval, union, matrix or assignment ``x=...`` of
+   such) is evaluated at three fixed points, each letter standing for a fixed number per point.
+
+   * Values that clearly differ somewhere mean *different*, for math-verify too: each of its rules
+     (structural, numeric to 6 decimals, symbolic ``simplify(a - b) == 0``, elementwise for containers) implies
+     equal values everywhere. Where this reader and latex2sympy might read a string differently (``2^10``,
+     ``\\frac123``, ``2 3``, ``\\sin x y``, ``\\log``), it refuses and leaves the pair to math-verify.
+   * Values equal to 12 digits everywhere mean *same*, but only where that is proof and math-verify agrees:
+     letter-free expressions and rational functions of letters (no ``\\sqrt{x^2}``, no ``e`` or ``i``, which
+     latex2sympy reads as symbols in some spellings), magnitudes below 1e6, no cancellation. A pair this close
+     yet different (``1`` vs ``1+10^{-15}``) is the one deliberate deviation from math-verify.
 3. **math-verify** (``parse`` + ``verify``) on the normal forms, for everything else. Its parses and verdicts are
    cached (``functools.lru_cache``), and the pair is put in a canonical order first, so the relation is
    symmetric even though ``math_verify.verify`` is not.
@@ -228,8 +234,7 @@ def normalize_answer(answer: str) -> str:
 
 
 def _strip_presentation(s: str) -> str:
-    s = _unwrap_boxed(s)
-    s = s.replace("\\$", "").replace("$", "")
+    s = _unwrap_boxed(s.replace("\\$", "").replace("$", "").strip())
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = _LEFT_RIGHT.sub("", s)
     s = _SPACING.sub(" ", s)
@@ -430,7 +435,9 @@ class _Signature:
     exact: bool = False
     """A plain number written without a decimal point: compared exactly, not to math-verify's 6 decimals."""
     letters: frozenset[str] = frozenset()
-    """The letters it uses, lower-cased (``e`` and ``i`` included)."""
+    """The letters it uses, lower-cased (``e`` and ``i`` included), but ``E`` (a symbol, not Euler's e) kept."""
+    symbolic_i: tuple[complex, ...] | None = None
+    """For a scalar with ``i``: its values with ``i`` read as a variable (see :func:`_values_same`)."""
     loose: bool = False
     """A letter under a root, a function or a symbolic exponent (``\\sqrt{x^2}``): equal values at our
     positive points do not make an identity there."""
@@ -514,7 +521,7 @@ def _read(tokens: list[str]) -> _Signature:
     if "\\pm" in tokens:
         return _list_signature("{}", [tokens])  # 3 \pm 2\sqrt{2} is the set of both
     evaluated = _evaluate(tokens)
-    return _Signature("scalar", (evaluated.values,), **_summary([evaluated]))
+    return _Signature("scalar", (evaluated.values,), symbolic_i=evaluated.symbolic_i, **_summary([evaluated]))
 
 
 def _list_signature(kind: str, items: list[list[str]]) -> _Signature:
@@ -590,6 +597,8 @@ class _Evaluated(NamedTuple):
     """The largest magnitude met on the way."""
     letters: frozenset[str]
     loose: bool
+    symbolic_i: tuple[complex, ...] | None = None
+    """The values with ``i`` read as a variable, when ``i`` occurs (None when that reading fails)."""
 
 
 def _summary(evaluated: list[_Evaluated]) -> dict[str, Any]:
@@ -609,22 +618,31 @@ def _evaluate_item(tokens: list[str]) -> _Evaluated:
     return _evaluate(tokens)
 
 
-def _evaluate(tokens: list[str]) -> _Evaluated:
+def _evaluate(tokens: list[str], symbolic_i: bool = False) -> _Evaluated:
     values, scale = [], 0.0
     for point in range(_POINTS):
-        evaluator = _Evaluator(tokens, point)
+        evaluator = _Evaluator(tokens, point, symbolic_i)
         value = evaluator.expression()
         if evaluator.position != len(tokens) or not cmath.isfinite(value):
             raise _Unsupported
         values.append(value)
         scale = max(scale, evaluator.scale)
-    return _Evaluated(tuple(values), scale, frozenset(evaluator.letters), evaluator.loose)
+    evaluated = _Evaluated(tuple(values), scale, frozenset(evaluator.letters), evaluator.loose)
+    if "i" in evaluated.letters and not symbolic_i:
+        try:
+            return evaluated._replace(symbolic_i=_evaluate(tokens, symbolic_i=True).values)
+        except (_Unsupported, _Overflow, ArithmeticError, ValueError):
+            pass
+    return evaluated
 
 
-def _letter_value(letter: str, point: int) -> complex:
-    """``e``, ``i``, or a fixed 'random' value in [1.25, 2.75) per letter and point; case-blind like math-verify."""
+def _letter_value(letter: str, point: int, symbolic_i: bool = False) -> complex:
+    """``e``, ``i``, or a fixed 'random' value in [1.25, 2.75) per letter and point; case-blind like math-verify.
+
+    With ``symbolic_i``, ``i`` is a variable like any other letter (latex2sympy's reading of ``2i^2``).
+    """
     letter = letter.lower()
-    if letter in "ei":
+    if letter == "e" or (letter == "i" and not symbolic_i):
         return complex(math.e) if letter == "e" else 1j
     spread = (ord(letter) * 0.6180339887498949 + point * 0.41421356237309503) % 1.0
     return complex(1.25 + 1.5 * spread)
@@ -645,9 +663,10 @@ class _Evaluator:
     number), ``2 3``, ``\\sin x y``): those raise :class:`_Unsupported` instead of guessing.
     """
 
-    def __init__(self, tokens: list[str], point: int) -> None:
+    def __init__(self, tokens: list[str], point: int, symbolic_i: bool = False) -> None:
         self.tokens = tokens
         self.point = point
+        self.symbolic_i = symbolic_i
         self.position = 0
         self.scale = 0.0
         self.letters: set[str] = set()
@@ -762,9 +781,9 @@ class _Evaluator:
         raise _Unsupported
 
     def letter(self, token: str) -> complex:
-        self.letters.add(token.lower())
+        self.letters.add("E" if token == "E" else token.lower())  # E is a symbol to latex2sympy, e a constant
         self.letter_uses += 1
-        return _letter_value(token, self.point)
+        return _letter_value(token, self.point, self.symbolic_i)
 
     def mark_loose_if_letters_since(self, uses_before: int) -> None:
         """A letter under a root or function: our positive points say nothing about sqrt(x^2) = x."""
@@ -867,12 +886,21 @@ def _values_same(a: _Signature, b: _Signature) -> bool:
     """Equal values at every point, where that proves equality and math-verify proves it too.
 
     Only letter-free expressions and rational functions of letters qualify (not ``\\sqrt{x^2}`` vs ``x``, which
-    agree at our positive points only), never ``e`` or ``i`` (latex2sympy reads ``2E`` and ``2i^2`` as symbols),
-    and only to 12 digits without cancellation, on values below 1e6 (so ``10^{12}+1`` is not ``10^{12}``).
+    agree at our positive points only), and only to 12 digits without cancellation, on values below 1e6 (so
+    ``10^{12}+1`` is not ``10^{12}``). latex2sympy reads ``i`` as the imaginary unit or as a symbol depending on
+    the spelling (``i^2`` is -1, ``2i^2`` is 2 i**2), so a scalar with ``i`` must also agree with ``i`` read as a
+    variable; and ``E`` is a symbol where ``e`` is Euler's number, so no claim mixes them.
     """
-    if a.loose or b.loose or (a.letters | b.letters) & {"e", "i"} or a.collapses or b.collapses:
+    letters = a.letters | b.letters
+    if a.loose or b.loose or a.collapses or b.collapses or {"e", "E"} <= letters:
         return False
     scale = max(a.scale, b.scale)
+    if "i" in letters:
+        both_scalars = a.kind == b.kind == "scalar"
+        if not both_scalars or a.symbolic_i is None or b.symbolic_i is None:
+            return False
+        if not _same(a.symbolic_i, b.symbolic_i, scale):
+            return False
     if a.kind == "scalar" and b.kind == "scalar":
         return _same(a.items[0], b.items[0], scale)
     if a.kind == "matrix" and b.kind == "matrix":

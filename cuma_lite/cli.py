@@ -33,8 +33,8 @@ data_app = typer.Typer(help="Make, check and describe prompt files.", no_args_is
 app.add_typer(presets_app, name="presets")
 app.add_typer(data_app, name="data")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,9 @@ def presets_list() -> None:
     for name in list_presets():
         cfg = load_config(name)
         header = preset_path(name).read_text().splitlines()[0].lstrip("# ").split(":")[0]
-        table.add_row(name, header, cfg.model.name, str(cfg.rollout.num_generations), str(cfg.train.max_steps))
+        table.add_row(
+            name, header, cfg.model.name, str(cfg.rollout.num_generations), str(cfg.train.max_steps)
+        )
     console.print(table)
 
 
@@ -72,7 +74,9 @@ def presets_list() -> None:
 @friendly_errors
 def presets_show(
     name: Annotated[str, typer.Argument(help="Preset name (see `cuma-lite presets list`).")],
-    resolved: Annotated[bool, typer.Option(help="Show the fully resolved config instead of the file.")] = False,
+    resolved: Annotated[
+        bool, typer.Option(help="Show the fully resolved config instead of the file.")
+    ] = False,
 ) -> None:
     """Print a preset file (its header says how to use it)."""
     path = preset_path(name)
@@ -134,7 +138,9 @@ def train(
         list[str] | None, typer.Option("--set", help="Override a config key, e.g. --set train.max_steps=50.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in the output directory.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace a finished or different run in the output dir.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a finished or different run in the output dir.")
+    ] = False,
 ) -> None:
     """Label-free GRPO: majority-vote reward, no-majority mask, curriculum."""
     overrides = list(set_ or [])

@@ -49,8 +49,13 @@ class ModelConfig:
     """``plain`` for the embedded tiny model (``Q: ...\nA: ``), ``chat`` for instruct models (chat template)."""
 
     def __post_init__(self) -> None:
-        _check(bool(self.name), "model.name is empty: give a hub id, a local model directory, or embedded:tiny-math.")
-        _check(self.max_seq_length >= 16, f"model.max_seq_length={self.max_seq_length} is too small; use >= 16.")
+        _check(
+            bool(self.name),
+            "model.name is empty: give a hub id, a local model directory, or embedded:tiny-math.",
+        )
+        _check(
+            self.max_seq_length >= 16, f"model.max_seq_length={self.max_seq_length} is too small; use >= 16."
+        )
         _check(
             0.05 <= self.gpu_memory_utilization <= 0.98,
             f"model.gpu_memory_utilization={self.gpu_memory_utilization} must be in [0.05, 0.98]; "
@@ -121,7 +126,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check(self.synth_per_level >= 1, f"data.synth_per_level={self.synth_per_level} must be >= 1.")
-        _check(self.eval_per_level >= 0, f"data.eval_per_level={self.eval_per_level} must be >= 0 (0 = no eval).")
+        _check(
+            self.eval_per_level >= 0, f"data.eval_per_level={self.eval_per_level} must be >= 0 (0 = no eval)."
+        )
         parse_levels(self.synth_levels)
 
 
@@ -211,7 +218,8 @@ _Yaml12Loader.add_implicit_resolver(
 
 
 def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Yaml12Loader)
+
 
 PRESET_SUFFIX = ".yaml"
 
@@ -249,10 +257,15 @@ def load_config(preset: str | None = None, overrides: typing.Sequence[str] = ())
             raw = _load_yaml(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({e}).") from None
-        _check(isinstance(raw, dict), f"{path}: a preset must be a mapping of sections (model:, train:, ...).")
+        _check(
+            isinstance(raw, dict), f"{path}: a preset must be a mapping of sections (model:, train:, ...)."
+        )
     for item in overrides:
         key, sep, value = item.partition("=")
-        _check(bool(sep) and bool(key.strip()), f"override {item!r} is not key=value; write e.g. train.max_steps=50.")
+        _check(
+            bool(sep) and bool(key.strip()),
+            f"override {item!r} is not key=value; write e.g. train.max_steps=50.",
+        )
         section, dot, name = key.strip().partition(".")
         _check(bool(dot), f"override {item!r}: the key must be section.name, e.g. train.max_steps.")
         sect = raw.setdefault(section, {})
@@ -262,13 +275,10 @@ def load_config(preset: str | None = None, overrides: typing.Sequence[str] = ())
 
 
 def build_config(raw: dict[str, Any], *, where: str = "config") -> Config:
-    sections = {f.name: f for f in dataclasses.fields(Config)}
+    sections = typing.get_type_hints(Config)
     unknown = sorted(set(raw) - set(sections))
     _check(not unknown, f"{where}: unknown section(s) {unknown}; valid sections: {', '.join(sections)}.")
-    built = {}
-    for name, f in sections.items():
-        cls = typing.get_type_hints(Config)[name]
-        built[name] = _build_section(cls, raw.get(name) or {}, f"{where}: {name}")
+    built = {name: _build_section(cls, raw.get(name) or {}, f"{where}: {name}") for name, cls in sections.items()}
     try:
         return Config(**built)
     except (ValueError, TypeError) as e:
@@ -337,7 +347,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         )
         return float(value)
     if tp is str:
-        _check(isinstance(value, (str, int, float)) and not isinstance(value, bool), f"{key}={value!r}: expected text.")
+        _check(
+            isinstance(value, (str, int, float)) and not isinstance(value, bool),
+            f"{key}={value!r}: expected text.",
+        )
         return str(value)
     return value
 

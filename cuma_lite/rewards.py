@@ -75,7 +75,7 @@ class MajorityVoteReward:
     def __call__(
         self,
         completions: Sequence[Any],
-        id: Sequence[Any] | None = None,  # noqa: A002 - TRL passes dataset columns by name
+        id: Sequence[Any] | None = None,
         level: Sequence[Any] | None = None,
         **_: Any,
     ) -> list[float | None]:
@@ -98,7 +98,9 @@ class MajorityVoteReward:
             group = answers[start : start + g]
             vote = majority_vote(group, min_share=self.min_share)
             span = slice(start, start + g)
-            self.last_groups.append(GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote))
+            self.last_groups.append(
+                GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote)
+            )
             rewards.extend(vote.rewards)
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
         self.last_local_masked = [r is None for r in rewards[mine]]

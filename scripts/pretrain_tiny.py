@@ -52,6 +52,7 @@ LEVELS = (1, 2, 3, 4, 5)
 # where the held-out accuracy fits each base's brief (see the asset cards for the resulting tables).
 WEAK_STEPS = 450
 STRONG_STEPS = 600
+INTERMEDIATE = 352
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-per-level", type=int, default=100)
     p.add_argument("--weak-steps", type=int, default=WEAK_STEPS)
     p.add_argument("--strong-steps", type=int, default=STRONG_STEPS)
+    p.add_argument("--intermediate", type=int, default=INTERMEDIATE, help="MLP width of the Qwen2 blocks")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup-steps", type=int, default=30)
@@ -171,7 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     train_items = generate(TASK, LEVELS, args.train_per_level, args.seed, exclude=held_out)
     tokenizer = build_tokenizer()
     examples = tokenize_items(tokenizer, train_items)
-    model = build_model(len(tokenizer), seed=args.seed, eos_token_id=tokenizer.eos_token_id)
+    model = build_model(
+        len(tokenizer), intermediate=args.intermediate, seed=args.seed, eos_token_id=tokenizer.eos_token_id
+    )
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("%d training / %d held-out problems; %s parameters", len(train_items), len(eval_items), f"{n_params:,}")
 

@@ -34,7 +34,9 @@ def test_presets_list_and_show():
 
 def test_data_synth_writes_graded_rows(tmp_path):
     out = tmp_path / "sub" / "arith.jsonl"
-    result = invoke("data", "synth", "--task", "arithmetic", "--levels", "1-3", "--per-level", "4", "--out", str(out))
+    result = invoke(
+        "data", "synth", "--task", "arithmetic", "--levels", "1-3", "--per-level", "4", "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 12

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cuma_lite.config import Config, ConfigError, dump_config, list_presets, load_config, parse_levels, preset_path
+from cuma_lite.config import (
+    Config,
+    ConfigError,
+    dump_config,
+    list_presets,
+    load_config,
+    parse_levels,
+    preset_path,
+)
 
 SHIPPED = ["tiny-cpu", "0.5b-8gb", "1.5b-12gb", "3b-24gb", "7b-24gb"]
 

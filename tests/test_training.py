@@ -27,9 +27,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("tiny-random")
     tokenizer = build_tokenizer()
-    build_model(len(tokenizer), hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seed=0).save_pretrained(
-        path
-    )
+    build_model(
+        len(tokenizer), hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seed=0
+    ).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -84,7 +84,14 @@ def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     rows = metrics(tmp_path / "run")
     assert [r["step"] for r in rows] == [1, 2]
-    for key in ("majority_share", "mask_rate", "completion_length", "learning_rate", "step_time", "active_levels"):
+    for key in (
+        "majority_share",
+        "mask_rate",
+        "completion_length",
+        "learning_rate",
+        "step_time",
+        "active_levels",
+    ):
         assert key in rows[0], key
     samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert {"completions", "answers", "pseudo_label", "masked", "majority_share"} <= set(samples[0])
@@ -133,7 +140,9 @@ def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_p
     class Recording(trl.GRPOTrainer):
         def _generate_and_score_completions(self, inputs):
             out = super()._generate_and_score_completions(inputs)
-            self.raw = dict(out)  # before the mask is applied (the override replaces tensors, never edits them)
+            self.raw = dict(
+                out
+            )  # before the mask is applied (the override replaces tensors, never edits them)
             return out
 
     monkeypatch.setattr(trl, "GRPOTrainer", Recording)
@@ -156,7 +165,10 @@ def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_p
     assert [g.vote.masked for g in trainer.vote_reward.last_groups] == [True, False, True, False]
 
     keep = torch.tensor([row // 4 in (1, 3) for row in range(16)])
-    removed = {k: v[keep] if torch.is_tensor(v) and v.dim() > 0 and v.size(0) == 16 else v for k, v in trainer.raw.items()}
+    removed = {
+        k: v[keep] if torch.is_tensor(v) and v.dim() > 0 and v.size(0) == 16 else v
+        for k, v in trainer.raw.items()
+    }
     removed["num_items_in_batch"] = removed["completion_mask"].sum()
     assert int(masked["num_items_in_batch"]) == int(removed["num_items_in_batch"]) > 0
 
@@ -202,13 +214,106 @@ def test_gold_answers_never_reach_training(tiny_model_dir, tmp_path):
     runs = {}
     for name, data in (("gold", rows), ("corrupted", corrupted)):
         write_jsonl(tmp_path / f"{name}.jsonl", data)
-        cfg = small_config(tiny_model_dir, tmp_path / name, f"data.path={tmp_path / name}.jsonl", "vote.min_share=0")
+        cfg = small_config(
+            tiny_model_dir, tmp_path / name, f"data.path={tmp_path / name}.jsonl", "vote.min_share=0"
+        )
         run_training(cfg)
         runs[name] = (final_state(tmp_path / name), metrics(tmp_path / name))
     (w_gold, m_gold), (w_bad, m_bad) = runs["gold"], runs["corrupted"]
     assert all(torch.equal(w_gold[k], w_bad[k]) for k in w_gold)
     volatile = {"pseudo_label_acc", "step_time", "tokens_per_s"}
     for a, b in zip(m_gold, m_bad, strict=True):
-        assert {k: v for k, v in a.items() if k not in volatile} == {k: v for k, v in b.items() if k not in volatile}
+        assert {k: v for k, v in a.items() if k not in volatile} == {
+            k: v for k, v in b.items() if k not in volatile
+        }
     # the diagnostic (and only it) read the corrupted gold answers: no pseudo-label can match them
     assert all(m.get("pseudo_label_acc") in (None, 0.0) for m in m_bad)
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_resume_after_a_real_kill(tiny_model_dir, tmp_path, sig):
+    """Kill a real `cuma-lite train` after checkpoint-2, rerun with --resume: every step exactly once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    args = [
+        sys.executable, "-m", "cuma_lite", "train", "--preset", "tiny-cpu", "--output", str(out),
+        "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
+        "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=4", "--set", "train.max_steps=6",
+        "--set", "train.save_steps=2", "--set", "data.synth_per_level=8", "--set", "data.eval_per_level=2",
+        "--set", "vote.min_share=0",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        ready = (out / "checkpoint-2").exists() and (out / "metrics.jsonl").exists()
+        if ready and len((out / "metrics.jsonl").read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, (
+        f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    )
+    proc.send_signal(getattr(signal, sig))
+    proc.wait(timeout=120)
+    assert not (out / "model").exists()  # it really was interrupted
+    done_before_kill = {m["step"] for m in metrics(out)}
+    assert max(done_before_kill) >= 3
+
+    resumed = subprocess.run([*args, "--resume"], env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout and "checkpoint-" in resumed.stdout
+    steps = [m["step"] for m in metrics(out)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    sample_steps = {json.loads(line)["step"] for line in (out / "samples.jsonl").read_text().splitlines()}
+    assert sample_steps == set(range(1, 7))
+    assert (out / "model" / "model.safetensors").exists() and (out / "eval_after.json").exists()
+
+
+def test_resume_refuses_a_changed_config(tiny_model_dir, tmp_path):
+    from cuma_lite.errors import UserError
+    from cuma_lite.training import runner
+
+    cfg = small_config(tiny_model_dir, tmp_path / "run")
+    runner.prepare_output_dir(tmp_path / "run", cfg, resume=False, overwrite=False)
+    changed = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0.2")
+    with pytest.raises(UserError, match="vote.min_share"):
+        runner.prepare_output_dir(tmp_path / "run", changed, resume=True, overwrite=False)
+
+
+def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path):
+    """`accelerate launch --num_processes 2 --cpu`: 3 prompts x 4 generations = 6 completions a process, so the
+    middle group is split across the two processes. Every logged vote must equal a single-process vote over the
+    whole group, and the rewards TRL gathered from both processes must be those votes' rewards."""
+    import math
+    import subprocess
+    import sys
+
+    from cuma_lite.voting import majority_vote
+
+    out = tmp_path / "run"
+    args = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "cuma_lite", "train", "--output", str(out),
+        "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
+        "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=3", "--set", "train.max_steps=3",
+        "--set", "data.synth_per_level=8", "--set", "data.eval_per_level=0", "--set", "vote.min_share=0",
+        "--set", "train.samples_per_step=100",
+    ]  # fmt: skip
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    groups = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted({g["step"] for g in groups}) == [1, 2, 3]
+    assert all(len(g["completions"]) == 4 for g in groups) and len(groups) == 9
+    for g in groups:
+        assert g["answers"] == [rewards.extract_answer(c) for c in g["completions"]]
+        vote = majority_vote(g["answers"], min_share=0)
+        assert (vote.label, vote.masked, vote.rewards) == (g["pseudo_label"], g["masked"], g["rewards"])
+    for m in metrics(out):
+        scored = [r for g in groups if g["step"] == m["step"] for r in g["rewards"] if r is not None]
+        if scored:
+            assert math.isclose(m["reward_mean"], sum(scored) / len(scored), rel_tol=1e-6)

@@ -15,7 +15,9 @@ def test_fallback_matches_a_direct_computation():
     weight = torch.randn(11, 8, generator=g, requires_grad=True)
     targets = torch.tensor([0, 3, 10, 5, 5, 1])
     outputs = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
-    logp, ent, lss, mean, top1 = TorchChunkedLogProb.apply(hidden, weight, None, targets, 0.7, 4, None, 2.0, outputs)
+    logp, ent, lss, mean, top1 = TorchChunkedLogProb.apply(
+        hidden, weight, None, targets, 0.7, 4, None, 2.0, outputs
+    )
     z = (hidden @ weight.t()) * 2.0 / 0.7
     ref = torch.log_softmax(z, -1)
     assert torch.allclose(logp, ref[torch.arange(6), targets], atol=1e-6)
@@ -67,7 +69,9 @@ def test_a_real_grpo_step_runs_on_cpu(tiny_policy, tmp_path):
         disable_tqdm=True,
         gradient_checkpointing=False,
     )
-    trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=reward, args=args, train_dataset=data, processing_class=tokenizer
+    )
     trainer.train()
     changed = [n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])]
     assert len(changed) == len(before)

@@ -32,7 +32,10 @@ class DataError(UserError):
     problems: list[tuple[int, str]] = field(default_factory=list)
 
     def __str__(self) -> str:
-        shown = [f"{self.path}:{n}: {msg}" if n else f"{self.path}: {msg}" for n, msg in self.problems[:MAX_REPORTED]]
+        shown = [
+            f"{self.path}:{n}: {msg}" if n else f"{self.path}: {msg}"
+            for n, msg in self.problems[:MAX_REPORTED]
+        ]
         more = len(self.problems) - MAX_REPORTED
         if more > 0:
             shown.append(f"... and {more} more problem(s)")
@@ -69,7 +72,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """
     p = Path(path)
     if not p.exists():
-        raise DataError(str(p), [(0, "file not found; check the path (create one with `cuma-lite data synth`)")])
+        raise DataError(
+            str(p), [(0, "file not found; check the path (create one with `cuma-lite data synth`)")]
+        )
     if p.is_dir():
         raise DataError(str(p), [(0, "is a directory; give a .jsonl file")])
     try:

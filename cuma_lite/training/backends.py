@@ -33,7 +33,9 @@ def resolve_model_path(name: str) -> str:
             raise UserError(f"model.name={name}: {e}") from None
     looks_local = name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
     if looks_local and not Path(name).expanduser().is_dir():
-        raise UserError(f"model.name={name}: no such directory; give a model directory, a hub id or {EMBEDDED_MODEL}.")
+        raise UserError(
+            f"model.name={name}: no such directory; give a model directory, a hub id or {EMBEDDED_MODEL}."
+        )
     return str(Path(name).expanduser()) if looks_local else name
 
 

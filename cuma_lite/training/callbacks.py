@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from transformers import TrainerCallback
 
 from cuma_lite.curriculum import CurriculumScheduler
@@ -36,20 +43,24 @@ RENAMES = {
 class MetricsCallback(TrainerCallback):
     """Appends one JSON line per logged step to ``path``; on resume, drops lines past the checkpoint's step."""
 
-    def __init__(self, path: Path, scheduler: CurriculumScheduler) -> None:
+    def __init__(
+        self, path: Path, scheduler: CurriculumScheduler, also_truncate: tuple[Path, ...] = ()
+    ) -> None:
         self.path = path
         self.scheduler = scheduler
+        self.also_truncate = also_truncate
         self._last_time: float | None = None
         self._last_tokens: float | None = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.is_world_process_zero and self.path.exists():  # resumed: forget steps after the checkpoint
-            lines = self.path.read_text().splitlines()
-            kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= state.global_step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+        if state.is_world_process_zero:  # resumed: forget the steps after the checkpoint, they are redone
+            for path in (self.path, *self.also_truncate):
+                truncate_after_step(path, state.global_step)
         self._last_time = time.perf_counter()
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if not state.is_world_process_zero or not logs or "train_runtime" in logs:
             return
         record: dict[str, Any] = {"step": state.global_step}
@@ -66,6 +77,21 @@ class MetricsCallback(TrainerCallback):
         self._last_time, self._last_tokens = now, tokens
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+
+
+def truncate_after_step(path: Path, step: int) -> None:
+    """Drop the JSON lines of ``path`` whose ``step`` is past ``step`` (and a torn last line from a kill)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by SIGKILL
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept))
 
 
 class RichProgressCallback(TrainerCallback):
@@ -87,9 +113,13 @@ class RichProgressCallback(TrainerCallback):
             TextColumn("{task.fields[signals]}"),
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=state.max_steps, completed=state.global_step, signals="")
+        self.task = self.progress.add_task(
+            "train", total=state.max_steps, completed=state.global_step, signals=""
+        )
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if self.progress is None or not logs or "cuma/mask_rate" not in logs:
             return
         shown = {"reward": "reward", "share": "cuma/majority_share", "masked": "cuma/mask_rate"}

@@ -104,7 +104,9 @@ def cuma_trainer_class(base: type) -> type:
             """Continue the curriculum where ``checkpoint`` left it (called before ``train(resume_from_checkpoint)``)."""
             path = checkpoint / CURRICULUM_STATE
             if not path.exists():
-                logger.warning("%s has no curriculum state; the schedule restarts from its beginning.", checkpoint)
+                logger.warning(
+                    "%s has no curriculum state; the schedule restarts from its beginning.", checkpoint
+                )
                 return
             state = json.loads(path.read_text())
             self.curriculum_sampler.generation = int(state.pop("generation"))
@@ -117,9 +119,17 @@ def cuma_trainer_class(base: type) -> type:
             out = super()._generate_and_score_completions(inputs)
             groups = self.vote_reward.last_groups
             row_masked = self.vote_reward.last_local_masked
-            keep = torch.tensor([not m for m in row_masked], device=out["completion_mask"].device)  # [B_local]
-            out["completion_mask"] = out["completion_mask"] * keep.unsqueeze(1).to(out["completion_mask"].dtype)
-            loss_mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+            keep = torch.tensor(
+                [not m for m in row_masked], device=out["completion_mask"].device
+            )  # [B_local]
+            out["completion_mask"] = out["completion_mask"] * keep.unsqueeze(1).to(
+                out["completion_mask"].dtype
+            )
+            loss_mask = (
+                out["completion_mask"]
+                if "tool_mask" not in out
+                else out["completion_mask"] * out["tool_mask"]
+            )
             out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
             self._all_masked = bool(groups) and all(g.vote.masked for g in groups)
             self.scheduler_observe(groups)
@@ -138,7 +148,10 @@ def cuma_trainer_class(base: type) -> type:
             super()._save_checkpoint(model, trial)
             if self.args.should_save:  # the curriculum's state travels with each checkpoint (for --resume)
                 ckpt = Path(self.args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-                state = {"generation": self.state.global_step, **self.curriculum_sampler.scheduler.state_dict()}
+                state = {
+                    "generation": self.state.global_step,
+                    **self.curriculum_sampler.scheduler.state_dict(),
+                }
                 (ckpt / CURRICULUM_STATE).write_text(json.dumps(state))
 
         def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> torch.Tensor:
@@ -149,4 +162,3 @@ def cuma_trainer_class(base: type) -> type:
             return loss
 
     return CuMaGRPOTrainer
-

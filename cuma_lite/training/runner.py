@@ -41,7 +41,9 @@ def prepare_output_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool)
     has_run = (out / "config.yaml").exists()
     if resume:
         if not has_run:
-            raise UserError(f"--resume: {out} holds no run to resume (no config.yaml); drop --resume to start one.")
+            raise UserError(
+                f"--resume: {out} holds no run to resume (no config.yaml); drop --resume to start one."
+            )
         _check_same_run(out, cfg)
         return _latest_checkpoint(out)
     if out.exists() and any(out.iterdir()):
@@ -97,9 +99,17 @@ def load_run_data(cfg: Config) -> RunData:
         levels = parse_levels(cfg.data.synth_levels)
         train = generate(cfg.data.synth_task, levels, cfg.data.synth_per_level, cfg.train.seed)
         seen = {r["problem"] for r in train}
-        held = generate(
-            cfg.data.synth_task, levels, cfg.data.eval_per_level, cfg.train.seed + EVAL_SEED_OFFSET, exclude=seen
-        ) if cfg.data.eval_per_level else []
+        held = (
+            generate(
+                cfg.data.synth_task,
+                levels,
+                cfg.data.eval_per_level,
+                cfg.train.seed + EVAL_SEED_OFFSET,
+                exclude=seen,
+            )
+            if cfg.data.eval_per_level
+            else []
+        )
         return RunData(train, held)
     rows = read_jsonl(cfg.data.path)
     graded = [r for r in rows if r.get("answer") not in (None, "")]
@@ -182,7 +192,7 @@ class VoteLog:
         self.samples_path = out / "samples.jsonl"
         self.gold = gold
         self.samples_per_step = samples_per_step
-        self.state: Any = None  # the trainer's TrainerState, for the step number
+        self.trainer: Any = None  # set once the trainer exists: its state gives the step number
 
     def __call__(self, groups: list[GroupVote]) -> dict[str, float]:
         from cuma_lite.answers import answers_equivalent
@@ -191,7 +201,8 @@ class VoteLog:
         metrics = {
             "cuma/majority_share": sum(g.vote.share for g in groups) / n,
             "cuma/mask_rate": sum(g.vote.masked for g in groups) / n,
-            "cuma/parse_rate": sum(a is not None for g in groups for a in g.answers) / sum(len(g.answers) for g in groups),
+            "cuma/parse_rate": sum(a is not None for g in groups for a in g.answers)
+            / sum(len(g.answers) for g in groups),
         }
         levels = [g.level for g in groups if g.level is not None]
         if levels:
@@ -208,7 +219,7 @@ class VoteLog:
         with self.samples_path.open("a", encoding="utf-8") as fh:
             for g in groups[: self.samples_per_step]:
                 row = {
-                    "step": self.state.global_step + 1 if self.state is not None else None,
+                    "step": self.trainer.state.global_step + 1 if self.trainer is not None else None,
                     "id": g.prompt_id,
                     "level": g.level,
                     "completions": list(g.completions),
@@ -241,7 +252,9 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
 
     before = _evaluate(model, tokenizer, data.eval, cfg, console, "before") if checkpoint is None else None
     if before is not None and _needs_reload(cfg):
-        model, tokenizer = _load_policy(cfg)  # 4-bit on CPU: a no-grad forward repacked the weights (stack.md §4)
+        model, tokenizer = _load_policy(
+            cfg
+        )  # 4-bit on CPU: a no-grad forward repacked the weights (stack.md §4)
 
     trainer = build_trainer(cfg, model, tokenizer, data, out)
     if checkpoint is not None:
@@ -259,7 +272,9 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
     if before is not None and after is not None:
         from cuma_lite.evaluation import format_accuracy_table
 
-        console.print(format_accuracy_table(before, after, title="Held-out greedy accuracy (gold answers, eval only)"))
+        console.print(
+            format_accuracy_table(before, after, title="Held-out greedy accuracy (gold answers, eval only)")
+        )
     console.print(
         f"[bold green]done[/] in {train_seconds:.0f} s: {summary['steps']} steps, "
         f"mean mask rate {summary['mean_mask_rate']:.2f}, final weights in [bold]{final_dir}[/]"
@@ -271,7 +286,7 @@ class _DropMaskedRewardWarning(logging.Filter):
     """TRL warns on every completion whose reward is None; for CuMa that is the no-majority mask at work."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("All reward functions returned None")
+        return "All reward functions returned None" not in record.getMessage()
 
 
 def _quiet_third_party() -> None:
@@ -299,14 +314,20 @@ def _needs_reload(cfg: Config) -> bool:
     return needs_train_mode_generation(cfg)
 
 
-def _evaluate(model: Any, tokenizer: Any, items: list[dict[str, Any]], cfg: Config, console: Any, tag: str) -> Any:
+def _evaluate(
+    model: Any, tokenizer: Any, items: list[dict[str, Any]], cfg: Config, console: Any, tag: str
+) -> Any:
     if not items:
         return None
     from cuma_lite.evaluation import greedy_accuracy
 
     with console.status(f"evaluating {len(items)} held-out problems ({tag})"):
         result = greedy_accuracy(
-            model, tokenizer, items, max_new_tokens=cfg.rollout.max_new_tokens, prompt_style=cfg.model.prompt_style
+            model,
+            tokenizer,
+            items,
+            max_new_tokens=cfg.rollout.max_new_tokens,
+            prompt_style=cfg.model.prompt_style,
         )
     out = Path(cfg.train.output_dir)
     result_json = {k: v for k, v in result.items() if k != "predictions"}
@@ -363,9 +384,11 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
         sampler=sampler,
         on_votes=vote_log,
     )
-    vote_log.state = trainer.state
+    vote_log.trainer = trainer
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; our progress bar shows the signals
-    trainer.add_callback(MetricsCallback(out / "metrics.jsonl", scheduler))
+    trainer.add_callback(
+        MetricsCallback(out / "metrics.jsonl", scheduler, also_truncate=(vote_log.samples_path,))
+    )
     trainer.add_callback(RichProgressCallback())
     return trainer
 
