@@ -2,8 +2,9 @@
 
 The answers are drawn with a fixed seed from MATH-500's gold answers: correct ones in realistic variants
 (``\\dfrac``/``\\frac``, ``0.5``/``\\frac12``, ``142.0``, spacing, ``\\left(``, ``^\\circ``, ``\\text{(C)}``/``C``),
-wrong ones taken from other problems or made by perturbing a number, a few repeated (wrong answers cluster
-too) and a few missing (no final answer).
+a third of them rewritten so that no normalisation merges them (``2\\sqrt{5}``/``\\sqrt{20}``, ``a+b``/``b+a``,
+``\\frac{p}{q}``/``p/q``, roots in another order, ``x = 5``); wrong ones taken from other problems or made by
+perturbing a number, a few repeated (wrong answers cluster too) and a few missing (no final answer).
 
 Timed, on one core, in this order:
 
@@ -36,8 +37,6 @@ from cuma_lite.voting import Vote, majority_vote, no_majority_mask
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.jsonl"
 TARGET_S = 0.3
-
-logger = logging.getLogger("bench_vote")
 
 
 def pin_to_one_core() -> str:

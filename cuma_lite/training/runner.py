@@ -242,11 +242,11 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
     from cuma_lite.training.trl_compat import install_logprob_fallback
 
     console = Console()
+    out = Path(cfg.train.output_dir)
+    data = load_run_data(cfg)  # bad data fails before anything is written (and before the heavy imports)
+    checkpoint = prepare_output_dir(out, cfg, resume=resume, overwrite=overwrite)
     install_logprob_fallback()
     _quiet_third_party()
-    out = Path(cfg.train.output_dir)
-    data = load_run_data(cfg)  # bad data fails before anything is written
-    checkpoint = prepare_output_dir(out, cfg, resume=resume, overwrite=overwrite)
     model, tokenizer = _load_policy(cfg)
     check_prompt_lengths(data.train, tokenizer, cfg)
 
