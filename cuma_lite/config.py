@@ -121,15 +121,26 @@ class DataConfig:
     synth_task: str = "arithmetic"
     synth_levels: str = "1-5"
     synth_per_level: int = 200
-    eval_per_level: int = 50
-    """Held-out problems per level for before/after evaluation (needs gold answers; never used as reward)."""
 
     def __post_init__(self) -> None:
         _check(self.synth_per_level >= 1, f"data.synth_per_level={self.synth_per_level} must be >= 1.")
-        _check(
-            self.eval_per_level >= 0, f"data.eval_per_level={self.eval_per_level} must be >= 0 (0 = no eval)."
-        )
         parse_levels(self.synth_levels)
+
+
+@dataclass
+class EvalConfig:
+    """Held-out greedy evaluation with gold answers: diagnostics only, never a reward."""
+
+    per_level: int = 50
+    """Held-out problems per difficulty level (synthetic: freshly generated; a file: rows set aside). 0 = none."""
+    every: int = 0
+    """Also evaluate every N training steps (0 = only before and after training)."""
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        _check(self.per_level >= 0, f"eval.per_level={self.per_level} must be >= 0 (0 = no evaluation).")
+        _check(self.every >= 0, f"eval.every={self.every} must be >= 0 (0 = only before and after).")
+        _check(self.batch_size >= 1, f"eval.batch_size={self.batch_size} must be >= 1.")
 
 
 @dataclass
@@ -170,6 +181,7 @@ class Config:
     vote: VoteConfig = field(default_factory=VoteConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -278,7 +290,9 @@ def build_config(raw: dict[str, Any], *, where: str = "config") -> Config:
     sections = typing.get_type_hints(Config)
     unknown = sorted(set(raw) - set(sections))
     _check(not unknown, f"{where}: unknown section(s) {unknown}; valid sections: {', '.join(sections)}.")
-    built = {name: _build_section(cls, raw.get(name) or {}, f"{where}: {name}") for name, cls in sections.items()}
+    built = {
+        name: _build_section(cls, raw.get(name) or {}, f"{where}: {name}") for name, cls in sections.items()
+    }
     try:
         return Config(**built)
     except (ValueError, TypeError) as e:

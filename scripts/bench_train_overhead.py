@@ -103,7 +103,7 @@ def main() -> None:
     overrides = [
         f"train.max_steps={args.steps}",
         "train.save_steps=1000",
-        "data.eval_per_level=0",
+        "eval.per_level=0",
         "vote.min_share=0.5",
         "curriculum.mode=adaptive",
         "data.synth_levels=3",  # one level: both sides draw prompts of the same length distribution

@@ -48,7 +48,7 @@ def small_config(model_dir: Path, out: Path, *extra: str):
             "train.learning_rate=1e-3",
             "data.synth_per_level=8",
             "data.synth_levels=1-2",
-            "data.eval_per_level=0",
+            "eval.per_level=0",
             *extra,
         ],
     )
@@ -60,8 +60,10 @@ def final_state(out: Path) -> dict[str, torch.Tensor]:
     return load_file(out / "model" / "model.safetensors")
 
 
-def metrics(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+def metrics(out: Path, *, evals: bool = False) -> list[dict]:
+    """The training-step lines of metrics.jsonl (or, with ``evals``, the held-out evaluation lines)."""
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if ("eval_tag" in r) == evals]
 
 
 def scripted_answers(monkeypatch, groups_per_step: list[list[list[str | None]]]) -> None:
@@ -74,7 +76,9 @@ def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
     from cuma_lite.training import run_training
     from cuma_lite.training.backends import resolve_model_path
 
-    cfg = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off")
+    cfg = small_config(
+        tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off", "eval.per_level=2", "eval.every=1"
+    )
     summary = run_training(cfg)
     from safetensors.torch import load_file
 
@@ -93,6 +97,9 @@ def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
         "active_levels",
     ):
         assert key in rows[0], key
+    evals = metrics(tmp_path / "run", evals=True)  # before, every step (eval.every=1), after
+    assert [(e["step"], e["eval_tag"]) for e in evals] == [(0, "before"), (1, "step1"), (2, "after")]
+    assert set(evals[0]["eval_per_level"]) == {"1", "2"}
     samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert {"completions", "answers", "pseudo_label", "masked", "majority_share"} <= set(samples[0])
 
@@ -244,16 +251,17 @@ def test_resume_after_a_real_kill(tiny_model_dir, tmp_path, sig):
         sys.executable, "-m", "cuma_lite", "train", "--preset", "tiny-cpu", "--output", str(out),
         "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
         "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=4", "--set", "train.max_steps=6",
-        "--set", "train.save_steps=2", "--set", "data.synth_per_level=8", "--set", "data.eval_per_level=2",
+        "--set", "train.save_steps=2", "--set", "data.synth_per_level=8", "--set", "eval.per_level=2",
         "--set", "vote.min_share=0",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        ready = (out / "checkpoint-2").exists() and (out / "metrics.jsonl").exists()
-        if ready and len((out / "metrics.jsonl").read_text().splitlines()) >= 3:
-            break
+        if (out / "checkpoint-2").exists() and (out / "metrics.jsonl").exists():
+            lines = (out / "metrics.jsonl").read_text().splitlines()
+            if any('"step": 3,' in line and "eval_tag" not in line for line in lines):
+                break
         time.sleep(0.1)
     assert proc.poll() is None, (
         f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
@@ -272,6 +280,7 @@ def test_resume_after_a_real_kill(tiny_model_dir, tmp_path, sig):
     sample_steps = {json.loads(line)["step"] for line in (out / "samples.jsonl").read_text().splitlines()}
     assert sample_steps == set(range(1, 7))
     assert (out / "model" / "model.safetensors").exists() and (out / "eval_after.json").exists()
+    assert [(e["step"], e["eval_tag"]) for e in metrics(out, evals=True)] == [(0, "before"), (6, "after")]
 
 
 def test_resume_refuses_a_changed_config(tiny_model_dir, tmp_path):
@@ -301,7 +310,7 @@ def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path):
         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "cuma_lite", "train", "--output", str(out),
         "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
         "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=3", "--set", "train.max_steps=3",
-        "--set", "data.synth_per_level=8", "--set", "data.eval_per_level=0", "--set", "vote.min_share=0",
+        "--set", "data.synth_per_level=8", "--set", "eval.per_level=0", "--set", "vote.min_share=0",
         "--set", "train.samples_per_step=100",
     ]  # fmt: skip
     result = subprocess.run(args, capture_output=True, text=True, timeout=600)
@@ -317,3 +326,30 @@ def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path):
         scored = [r for g in groups if g["step"] == m["step"] for r in g["rewards"] if r is not None]
         if scored:
             assert math.isclose(m["reward_mean"], sum(scored) / len(scored), rel_tol=1e-6)
+
+
+def test_lora_run_exports_a_peft_adapter(tiny_model_dir, tmp_path):
+    """lora.r > 0: only the adapter trains, and adapter/ reloads with peft onto the base with the same logits."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from cuma_lite.training import runner
+
+    out = tmp_path / "run"
+    cfg = small_config(tiny_model_dir, out, "lora.r=8", "lora.alpha=16", "vote.min_share=0", "curriculum.mode=off")
+    data = runner.load_run_data(cfg)
+    runner.prepare_output_dir(out, cfg, resume=False, overwrite=False)
+    model, tokenizer = runner._load_policy(cfg)
+    trainer = runner.build_trainer(cfg, model, tokenizer, data, out)
+    trainer.train()
+    adapter_dir = runner.save_final(trainer, tokenizer, cfg, out)
+    assert adapter_dir == out / "adapter"
+    assert (adapter_dir / "adapter_model.safetensors").exists() and (adapter_dir / "adapter_config.json").exists()
+    lora_b = [p for n, p in trainer.model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # B starts at zero: nonzero means it trained
+
+    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), adapter_dir)
+    ids = tokenizer(["Q: Compute 1+2.\nA: "], return_tensors="pt").input_ids
+    trainer.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(ids).logits, trainer.model(ids).logits, rtol=1e-5, atol=1e-5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,20 @@ class MetricsCallback(TrainerCallback):
         self._last_time, self._last_tokens = now, tokens
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+
+
+class PeriodicEvalCallback(TrainerCallback):
+    """Held-out evaluation every ``every`` steps (``eval.every``); before/after are run by the runner itself."""
+
+    def __init__(self, evaluate: Callable[..., Any], tokenizer: Any, every: int) -> None:
+        self.evaluate = evaluate
+        self.tokenizer = tokenizer
+        self.every = every
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        step = state.global_step
+        if state.is_world_process_zero and step % self.every == 0 and step < state.max_steps:
+            self.evaluate(model, self.tokenizer, step=step, tag=f"step{step}")
 
 
 def truncate_after_step(path: Path, step: int) -> None:

@@ -103,22 +103,22 @@ def load_run_data(cfg: Config) -> RunData:
             generate(
                 cfg.data.synth_task,
                 levels,
-                cfg.data.eval_per_level,
+                cfg.eval.per_level,
                 cfg.train.seed + EVAL_SEED_OFFSET,
                 exclude=seen,
             )
-            if cfg.data.eval_per_level
+            if cfg.eval.per_level
             else []
         )
         return RunData(train, held)
     rows = read_jsonl(cfg.data.path)
     graded = [r for r in rows if r.get("answer") not in (None, "")]
-    eval_rows = _take_per_level(graded, cfg.data.eval_per_level) if len(graded) == len(rows) else []
+    eval_rows = _take_per_level(graded, cfg.eval.per_level) if len(graded) == len(rows) else []
     held = {id(r) for r in eval_rows}
     train = [r for r in rows if id(r) not in held]
     if not train:
         raise UserError(
-            f"{cfg.data.path}: every row went to the held-out evaluation split; lower data.eval_per_level "
+            f"{cfg.data.path}: every row went to the held-out evaluation split; lower eval.per_level "
             "(or set it to 0)."
         )
     return RunData(train, eval_rows)
@@ -239,24 +239,24 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
     """Train as ``cfg`` says; returns the run summary (also written to ``summary.json``)."""
     from rich.console import Console
 
-    from cuma_lite.training.trl_compat import install_logprob_fallback
-
     console = Console()
     out = Path(cfg.train.output_dir)
     data = load_run_data(cfg)  # bad data fails before anything is written (and before the heavy imports)
     checkpoint = prepare_output_dir(out, cfg, resume=resume, overwrite=overwrite)
-    install_logprob_fallback()
     _quiet_third_party()
     model, tokenizer = _load_policy(cfg)
     check_prompt_lengths(data.train, tokenizer, cfg)
 
-    before = _evaluate(model, tokenizer, data.eval, cfg, console, "before") if checkpoint is None else None
-    if before is not None and _needs_reload(cfg):
-        model, tokenizer = _load_policy(
-            cfg
-        )  # 4-bit on CPU: a no-grad forward repacked the weights (stack.md §4)
+    evaluate = HeldOutEval(data.eval, cfg, console)
+    before = evaluate(model, tokenizer, step=0, tag="before") if checkpoint is None else None
+    if before is not None and _needs_reload(cfg):  # 4-bit on CPU: the no-grad forward repacked the weights
+        model, tokenizer = _load_policy(cfg)
 
     trainer = build_trainer(cfg, model, tokenizer, data, out)
+    if cfg.eval.every and data.eval and not _needs_reload(cfg):
+        from cuma_lite.training.callbacks import PeriodicEvalCallback
+
+        trainer.add_callback(PeriodicEvalCallback(evaluate, tokenizer, cfg.eval.every))
     if checkpoint is not None:
         trainer.restore_curriculum(Path(checkpoint))
         console.print(f"resuming from [bold]{checkpoint}[/]")
@@ -265,7 +265,7 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
     train_seconds = time.perf_counter() - start
     final_dir = save_final(trainer, tokenizer, cfg, out)
 
-    after = _evaluate(trainer.model, tokenizer, data.eval, cfg, console, "after")
+    after = evaluate(trainer.model, tokenizer, step=trainer.state.global_step, tag="after")
     if before is None and (out / "eval_before.json").exists():
         before = json.loads((out / "eval_before.json").read_text())
     summary = _summarise(cfg, out, final_dir, train_seconds, before, after)
@@ -314,28 +314,49 @@ def _needs_reload(cfg: Config) -> bool:
     return needs_train_mode_generation(cfg)
 
 
-def _evaluate(
-    model: Any, tokenizer: Any, items: list[dict[str, Any]], cfg: Config, console: Any, tag: str
-) -> Any:
-    if not items:
-        return None
-    from cuma_lite.evaluation import greedy_accuracy
+class HeldOutEval:
+    """Greedy accuracy per level on the held-out split (gold answers: diagnostics only, never a reward).
 
-    with console.status(f"evaluating {len(items)} held-out problems ({tag})"):
-        result = greedy_accuracy(
-            model,
-            tokenizer,
-            items,
-            max_new_tokens=cfg.rollout.max_new_tokens,
-            prompt_style=cfg.model.prompt_style,
+    Each evaluation writes ``eval_<tag>.json`` (+ predictions) and a line ``{"step", "eval_tag",
+    "eval_accuracy", "eval_per_level"}`` to ``metrics.jsonl``, so the report can draw it next to the curves.
+    """
+
+    def __init__(self, items: list[dict[str, Any]], cfg: Config, console: Any) -> None:
+        self.items = items
+        self.cfg = cfg
+        self.console = console
+        self.out = Path(cfg.train.output_dir)
+
+    def __call__(self, model: Any, tokenizer: Any, *, step: int, tag: str) -> dict[str, Any] | None:
+        if not self.items:
+            return None
+        from cuma_lite.evaluation import greedy_accuracy
+
+        with self.console.status(f"evaluating {len(self.items)} held-out problems ({tag})"):
+            result = greedy_accuracy(
+                model,
+                tokenizer,
+                self.items,
+                batch_size=self.cfg.eval.batch_size,
+                max_new_tokens=self.cfg.rollout.max_new_tokens,
+                prompt_style=self.cfg.model.prompt_style,
+            )
+        summary = {k: v for k, v in result.items() if k != "predictions"}
+        summary["per_level"] = {str(k): v for k, v in result["per_level"].items()}
+        (self.out / f"eval_{tag}.json").write_text(json.dumps(summary, indent=2))
+        write_jsonl(self.out / f"eval_{tag}_predictions.jsonl", result["predictions"])
+        record = {
+            "step": step,
+            "eval_tag": tag,
+            "eval_accuracy": summary["accuracy"],
+            "eval_per_level": {k: v["accuracy"] for k, v in summary["per_level"].items()},
+        }
+        with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.console.print(
+            f"held-out greedy accuracy ({tag}): {summary['accuracy']:.3f} over {summary['n']} problems"
         )
-    out = Path(cfg.train.output_dir)
-    result_json = {k: v for k, v in result.items() if k != "predictions"}
-    result_json["per_level"] = {str(k): v for k, v in result["per_level"].items()}
-    (out / f"eval_{tag}.json").write_text(json.dumps(result_json, indent=2))
-    write_jsonl(out / f"eval_{tag}_predictions.jsonl", result["predictions"])
-    console.print(f"held-out greedy accuracy ({tag}): {result['accuracy']:.3f} over {result['n']} problems")
-    return result_json
+        return summary
 
 
 def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: Path) -> Any:
@@ -347,6 +368,9 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
 
     from cuma_lite.training.callbacks import MetricsCallback, RichProgressCallback
     from cuma_lite.training.grpo import CurriculumSampler, cuma_trainer_class
+    from cuma_lite.training.trl_compat import install_logprob_fallback
+
+    install_logprob_fallback()  # trl 1.15 without Triton (CPU) cannot compute GRPO log-probs otherwise
 
     state = PartialState()
     g, prompts = cfg.rollout.num_generations, cfg.train.prompts_per_step
@@ -448,10 +472,11 @@ def save_final(trainer: Any, tokenizer: Any, cfg: Config, out: Path) -> Path:
 def _summarise(
     cfg: Config, out: Path, final_dir: Path, seconds: float, before: Any, after: Any
 ) -> dict[str, Any]:
-    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    mask_rates = [m["mask_rate"] for m in metrics if "mask_rate" in m]
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    steps = [m for m in map(json.loads, lines) if "mask_rate" in m]  # training steps (not eval lines)
+    mask_rates = [m["mask_rate"] for m in steps]
     summary = {
-        "steps": metrics[-1]["step"] if metrics else 0,
+        "steps": steps[-1]["step"] if steps else 0,
         "train_seconds": round(seconds, 1),
         "mean_mask_rate": sum(mask_rates) / len(mask_rates) if mask_rates else float("nan"),
         "final_weights": str(final_dir),
