@@ -156,5 +156,60 @@ def train(
     run_training(cfg, resume=resume, overwrite=overwrite)
 
 
+# ------------------------------------------------------------------------------------------ export / report
+
+
+@app.command()
+@friendly_errors
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (or its adapter/ or model/ directory).")],
+    format_: Annotated[
+        str, typer.Option("--format", help="adapter (peft LoRA), merged (plain transformers model) or gguf.")
+    ] = "adapter",
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default: RUN_DIR/export-FORMAT).")
+    ] = None,
+    dtype: Annotated[
+        str, typer.Option(help="merged: auto (the base's dtype), bfloat16, float16, float32.")
+    ] = "auto",
+) -> None:
+    """Export a run's weights: the LoRA adapter, a merged model, or GGUF (GPU + Unsloth)."""
+    from cuma_lite.export import export_run
+
+    if format_ not in ("adapter", "merged", "gguf"):
+        raise ConfigError(f"--format {format_!r}: choose adapter, merged or gguf.")
+    if dtype not in ("auto", "bfloat16", "float16", "float32"):
+        raise ConfigError(f"--dtype {dtype!r}: choose auto, bfloat16, float16 or float32.")
+    target = export_run(run_dir, format_, out or run_dir / f"export-{format_}", dtype=dtype)  # type: ignore[arg-type]
+    console.print(f"exported [bold]{format_}[/] to [bold]{target}[/]")
+
+
+@app.command()
+@friendly_errors
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories to overlay.")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("report.png"),
+    smooth: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="EMA smoothing of the curves (0 = raw).")
+    ] = 0.0,
+) -> None:
+    """Training curves (reward, share, mask rate, label accuracy, level, length) and held-out accuracy."""
+    from cuma_lite import report as rep
+
+    runs = [rep.load_run(d) for d in run_dirs]
+    path = rep.plot_runs(runs, out, smooth=smooth)
+    console.print(f"wrote [bold]{path}[/]")
+    rows = rep.eval_table(runs)
+    if rows:
+        table = Table("run", "level", "before", "after", title="held-out greedy accuracy")
+        for r in rows:
+            table.add_row(r["run"], r["level"], _pct(r["before"]), _pct(r["after"]))
+        console.print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def main() -> None:  # pragma: no cover - the console script calls `app` directly
     sys.exit(app())
