@@ -46,7 +46,10 @@ def generate_greedy(
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     gen_config = GenerationConfig(
-        do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad_id
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=pad_id,
     )
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     completions: list[str] = [""] * len(prompts)
@@ -65,7 +68,9 @@ def generate_greedy(
                 ).to(model.device)
                 out = model.generate(**enc, generation_config=gen_config)  # [b, prompt_len + new]
                 new_tokens = out[:, enc["input_ids"].shape[1] :]
-                for i, text in zip(idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
+                for i, text in zip(
+                    idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
+                ):
                     completions[i] = text
     finally:
         model.train(was_training)
@@ -103,7 +108,7 @@ def greedy_accuracy(
     )
     predictions = []
     by_level: dict[Any, list[bool]] = defaultdict(list)
-    for item, completion in zip(items, completions):
+    for item, completion in zip(items, completions, strict=True):
         pred = extract_answer(completion)
         correct = pred is not None and answers_equivalent(pred, str(item["answer"]))
         by_level[item.get("difficulty")].append(correct)
@@ -153,7 +158,10 @@ def format_accuracy_table(
             else:
                 delta = a["accuracy"] - b["accuracy"]
                 style = "green" if delta > 0 else "red" if delta < 0 else ""
-                cells += [f"{a['accuracy']:.3f}", f"[{style}]{delta:+.3f}[/{style}]" if style else f"{delta:+.3f}"]
+                cells += [
+                    f"{a['accuracy']:.3f}",
+                    f"[{style}]{delta:+.3f}[/{style}]" if style else f"{delta:+.3f}",
+                ]
         return cells
 
     after_levels = after["per_level"] if after is not None else {}

@@ -11,60 +11,14 @@ A run directory holds either ``adapter/`` (LoRA) or ``model/`` (a full fine-tune
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from cuma_lite.errors import UserError
+from cuma_lite.weights import ModelSource, adapter_base, load_model, run_weights
 
 ExportFormat = Literal["adapter", "merged", "gguf"]
-
-
-def run_weights(run_dir: Path) -> tuple[Literal["adapter", "model"], Path]:
-    """Which final weights a run directory holds (or the directory itself, if it is an adapter/model dir)."""
-    for kind, sub in (("adapter", "adapter"), ("model", "model")):
-        if (run_dir / sub).is_dir():
-            return kind, run_dir / sub  # type: ignore[return-value]
-    if (run_dir / "adapter_config.json").is_file():
-        return "adapter", run_dir
-    if (run_dir / "config.json").is_file():
-        return "model", run_dir
-    raise UserError(
-        f"{run_dir}: no final weights (adapter/ or model/); the run may not have finished. "
-        "Resume it with `cuma-lite train --resume --output DIR`, or export a checkpoint-N directory."
-    )
-
-
-def adapter_base(adapter_dir: Path) -> str:
-    config = json.loads((adapter_dir / "adapter_config.json").read_text())
-    return str(config["base_model_name_or_path"])
-
-
-def load_merged(adapter_dir: Path, *, base: str | None = None, dtype: str = "auto") -> tuple[Any, Any]:
-    """Base model (unquantised) + adapter, merged; returns (model, tokenizer)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    base = base or adapter_base(adapter_dir)
-    kwargs = {} if dtype == "auto" else {"dtype": getattr(torch, dtype)}
-    try:
-        model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
-    except OSError as e:
-        raise UserError(
-            f"cannot load the adapter's base model {base!r} ({str(e).splitlines()[0][:120]}); it must be a local "
-            "directory or a hub id reachable from here."
-        ) from None
-    try:
-        merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
-    except RuntimeError as e:  # size mismatch: the adapter was trained on another base
-        raise UserError(
-            f"the adapter in {adapter_dir} does not fit the base model {base} ({str(e).splitlines()[0][:160]}); "
-            "give the base it was trained on."
-        ) from None
-    tokenizer_dir = adapter_dir if (adapter_dir / "tokenizer_config.json").exists() else Path(base)
-    return merged, AutoTokenizer.from_pretrained(tokenizer_dir)
 
 
 def export_run(run_dir: Path, fmt: ExportFormat, out: Path, *, dtype: str = "auto") -> Path:
@@ -83,7 +37,7 @@ def export_run(run_dir: Path, fmt: ExportFormat, out: Path, *, dtype: str = "aut
     if kind == "model":
         shutil.copytree(weights, out, dirs_exist_ok=True)
         return out
-    model, tokenizer = load_merged(weights, dtype=dtype)
+    model, tokenizer = load_model(ModelSource(adapter_base(weights), weights), dtype=dtype)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from cuma_lite.data.synthetic import generate  # noqa: E402
-from cuma_lite.evaluation import format_accuracy_table, greedy_accuracy  # noqa: E402
-from cuma_lite.models.tiny import build_model, build_tokenizer, embedded_path, load_embedded  # noqa: E402
-from cuma_lite.prompts import format_prompt  # noqa: E402
+from cuma_lite.data.synthetic import generate
+from cuma_lite.evaluation import format_accuracy_table, greedy_accuracy
+from cuma_lite.models.tiny import build_model, build_tokenizer, embedded_path, load_embedded
+from cuma_lite.prompts import format_prompt
 
 TEXTS = [
     format_prompt("Compute 12+7-3."),
@@ -33,7 +32,9 @@ def test_tokenizer_round_trip_through_auto_classes(tmp_path):
     # transformers 5 rebuilds a qwen2 tokenizer from vocab+merges on load: ids must not change silently.
     tokenizer = build_tokenizer()
     before = [tokenizer(t)["input_ids"] for t in TEXTS]
-    build_model(len(tokenizer), hidden=32, layers=1, heads=2, kv_heads=1, intermediate=64).save_pretrained(tmp_path)
+    build_model(len(tokenizer), hidden=32, layers=1, heads=2, kv_heads=1, intermediate=64).save_pretrained(
+        tmp_path
+    )
     tokenizer.save_pretrained(tmp_path)
     reloaded = transformers.AutoTokenizer.from_pretrained(tmp_path)
     assert [reloaded(t)["input_ids"] for t in TEXTS] == before
@@ -71,7 +72,7 @@ def test_embedded_path_rejects_unknown_names():
 def test_greedy_accuracy_per_level_and_grading(tiny_math):
     model, tokenizer = tiny_math
     model.train()
-    items = generate("arithmetic", [1, 5], 40, seed=7)
+    items = generate("arithmetic", [1, 5], 40, seed=1000)  # the asset cards' held-out seed: unseen in SFT
     result = greedy_accuracy(model, tokenizer, items, batch_size=40, max_new_tokens=96)
     assert model.training  # the caller's mode is restored
     assert set(result["per_level"]) == {1, 5}

@@ -30,7 +30,9 @@ from cuma_lite.rewards import GroupVote, MajorityVoteReward
 
 logger = logging.getLogger(__name__)
 
-EVAL_SEED_OFFSET = 10_007  # synthetic held-out problems come from another seed (and are de-duplicated)
+HELD_OUT_SEED = 1000
+"""Synthetic held-out problems: the seed the embedded models' SFT set excluded (their cards report accuracy on
+this set), so evaluation never scores a problem the base model was trained on. RL prompts exclude them too."""
 
 
 # ------------------------------------------------------------------------------------------------ run directory
@@ -97,18 +99,14 @@ def load_run_data(cfg: Config) -> RunData:
         from cuma_lite.data.synthetic import generate
 
         levels = parse_levels(cfg.data.synth_levels)
-        train = generate(cfg.data.synth_task, levels, cfg.data.synth_per_level, cfg.train.seed)
-        seen = {r["problem"] for r in train}
         held = (
-            generate(
-                cfg.data.synth_task,
-                levels,
-                cfg.eval.per_level,
-                cfg.train.seed + EVAL_SEED_OFFSET,
-                exclude=seen,
-            )
+            generate(cfg.data.synth_task, levels, cfg.eval.per_level, HELD_OUT_SEED)
             if cfg.eval.per_level
             else []
+        )
+        exclude = {r["problem"] for r in held}
+        train = generate(
+            cfg.data.synth_task, levels, cfg.data.synth_per_level, cfg.train.seed, exclude=exclude
         )
         return RunData(train, held)
     rows = read_jsonl(cfg.data.path)
