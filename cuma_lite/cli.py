@@ -156,6 +156,96 @@ def train(
     run_training(cfg, resume=resume, overwrite=overwrite)
 
 
+# -------------------------------------------------------------------------------------- eval / export / report
+
+
+@app.command("eval")
+@friendly_errors
+def eval_(
+    data: Annotated[str, typer.Option(help="math500, aime24, amc23, or a JSONL file with gold answers.")],
+    model: Annotated[
+        str, typer.Option(help="Hub id, model directory, run directory, or embedded:tiny-math.")
+    ] = "embedded:tiny-math",
+    adapter: Annotated[str | None, typer.Option(help="A LoRA adapter directory to apply to --model.")] = None,
+    samples: Annotated[
+        int, typer.Option(min=1, help="K samples a problem for maj@K / pass@K (1 = greedy only).")
+    ] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N problems.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the results as JSON here.")] = None,
+    min_share: Annotated[
+        float, typer.Option(min=0.0, max=0.999, help="Mask threshold for the mask rate.")
+    ] = 0.5,
+    temperature: Annotated[float, typer.Option(min=0.01, help="Sampling temperature for --samples.")] = 1.0,
+    top_p: Annotated[float, typer.Option(min=0.01, max=1.0, help="Nucleus sampling for --samples.")] = 1.0,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Completion length (default: see docs).")
+    ] = None,
+    prompt_style: Annotated[
+        str | None, typer.Option(help="plain or chat (default: the model's own).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Generation batch size.")] = 64,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Accuracy per difficulty level: greedy, and maj@K / pass@K / majority share / mask rate with --samples."""
+    import json
+
+    from cuma_lite.data.io import atomic_writer
+    from cuma_lite.evaluation import evaluate_source
+
+    if prompt_style not in (None, "plain", "chat"):
+        raise ConfigError(f"--prompt-style {prompt_style!r}: choose plain or chat.")
+    result = evaluate_source(
+        model,
+        data,
+        adapter=adapter,
+        samples=samples,
+        limit=limit,
+        min_share=min_share,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        prompt_style=prompt_style,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        seed=seed,
+    )
+    console.print(_eval_table(result))
+    if out is not None:
+        result["greedy"]["per_level"] = {str(k): v for k, v in result["greedy"]["per_level"].items()}
+        if "sampled" in result:
+            result["sampled"]["per_level"] = {str(k): v for k, v in result["sampled"]["per_level"].items()}
+        with atomic_writer(out) as fh:
+            json.dump(result, fh, indent=2)
+        console.print(f"wrote [bold]{out}[/]")
+
+
+def _eval_table(result: dict[str, Any]) -> Table:
+    greedy, sampled = result["greedy"], result.get("sampled")
+    table = Table("level", "n", "greedy", title=f"{result['model']} on {result['data']}")
+    if sampled:
+        k = sampled["k"]
+        for col in (f"maj@{k}", f"pass@{k}", "share", f"masked@{sampled['min_share']}"):
+            table.add_column(col, justify="right")
+
+    def cells(g: dict[str, Any], s: dict[str, Any] | None) -> list[str]:
+        row = [str(g["n"]), f"{g['accuracy']:.3f}"]
+        if s:
+            k = sampled["k"]  # type: ignore[index]
+            row += [
+                f"{s[f'maj@{k}']:.3f}",
+                f"{s[f'pass@{k}']:.3f}",
+                f"{s['majority_share']:.3f}",
+                f"{s['mask_rate']:.3f}",
+            ]
+        return row
+
+    for level, g in greedy["per_level"].items():
+        s = sampled["per_level"].get(level) if sampled else None
+        table.add_row("-" if level is None else str(level), *cells(g, s))
+    table.add_section()
+    table.add_row("all", *cells(greedy, sampled))
+    return table
+
+
 # ------------------------------------------------------------------------------------------ export / report
 
 

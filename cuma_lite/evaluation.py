@@ -170,3 +170,193 @@ def format_accuracy_table(
     table.add_section()
     table.add_row(*row("all", before, after))
     return table
+
+
+def sample_completions(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    *,
+    k: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    batch_size: int = 64,
+    max_new_tokens: int = 128,
+    add_special_tokens: bool = True,
+    seed: int = 0,
+) -> list[list[str]]:
+    """``k`` sampled completions per prompt (special tokens stripped), in the prompts' order; seeded."""
+    import torch
+    from transformers import GenerationConfig
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    gen_config = GenerationConfig(
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0,
+        num_return_sequences=k,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=pad_id,
+    )
+    per_batch = max(1, batch_size // k)
+    samples: list[list[str]] = []
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(prompts), per_batch):
+                chunk = list(prompts[start : start + per_batch])
+                enc = tokenizer(
+                    chunk, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens
+                ).to(model.device)
+                out = model.generate(**enc, generation_config=gen_config)  # [b * k, prompt_len + new]
+                texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                samples.extend(texts[i * k : (i + 1) * k] for i in range(len(chunk)))
+    finally:
+        model.train(was_training)
+    return samples
+
+
+def sampled_accuracy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    items: Sequence[dict[str, Any]],
+    *,
+    k: int,
+    min_share: float = 0.5,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    batch_size: int = 64,
+    max_new_tokens: int = 128,
+    prompt_style: PromptStyle = "plain",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """maj@k, pass@k, mean majority share and mask rate (at ``min_share``) over ``k`` samples per item.
+
+    maj@k: the group's majority answer (TTRL's plurality, ties to the first) is right; pass@k: any sample is
+    right; share and mask are those the label-free reward would see. Overall and per level, like
+    :func:`greedy_accuracy`.
+    """
+    from cuma_lite.voting import majority_vote
+
+    prompts = [_prompt_text(tokenizer, item["problem"], prompt_style) for item in items]
+    groups = sample_completions(
+        model,
+        tokenizer,
+        prompts,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        add_special_tokens=prompt_style == "plain",
+        seed=seed,
+    )
+    by_level: dict[Any, list[dict[str, float]]] = defaultdict(list)
+    for item, completions in zip(items, groups, strict=True):
+        answers = [extract_answer(c) for c in completions]
+        gold = str(item["answer"])
+        right = [a is not None and answers_equivalent(a, gold) for a in answers]
+        plurality = majority_vote(answers, min_share=0.0)
+        strict = majority_vote(answers, min_share=min_share)
+        by_level[item.get("difficulty")].append(
+            {
+                "maj": float(plurality.label is not None and answers_equivalent(plurality.label, gold)),
+                "pass": float(any(right)),
+                "mean": sum(right) / k,
+                "share": plurality.share,
+                "masked": float(strict.masked),
+            }
+        )
+
+    def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
+        n = len(rows)
+        return {
+            f"maj@{k}": sum(r["maj"] for r in rows) / n,
+            f"pass@{k}": sum(r["pass"] for r in rows) / n,
+            f"mean@{k}": sum(r["mean"] for r in rows) / n,
+            "majority_share": sum(r["share"] for r in rows) / n,
+            "mask_rate": sum(r["masked"] for r in rows) / n,
+            "n": n,
+        }
+
+    every = [r for rows in by_level.values() for r in rows]
+    return {
+        **summarise(every),
+        "per_level": {
+            level: summarise(rows)
+            for level, rows in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        },
+    }
+
+
+def evaluate_source(
+    model_spec: str,
+    data: str,
+    *,
+    adapter: str | None = None,
+    samples: int = 1,
+    limit: int | None = None,
+    min_share: float = 0.5,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int | None = None,
+    prompt_style: PromptStyle | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``cuma-lite eval``: greedy accuracy and, with ``samples > 1``, maj@k / pass@k / share / mask rate.
+
+    Prompt style and completion length default to the run's own (for a run directory), ``plain``/128 for the
+    embedded models, and ``chat``/1024 otherwise.
+    """
+    from pathlib import Path
+
+    from cuma_lite.benchmarks import load_eval_items
+    from cuma_lite.voting import check_min_share
+    from cuma_lite.weights import load_model, resolve_source
+
+    check_min_share(min_share)
+    items = load_eval_items(data, limit=limit)  # bad data fails before the model loads
+    source = resolve_source(model_spec, Path(adapter) if adapter else None)
+    run_cfg = source.run_config or {}
+    embedded = model_spec.startswith("embedded:") or "cuma_lite/assets" in source.base
+    style = prompt_style or run_cfg.get("model", {}).get("prompt_style") or ("plain" if embedded else "chat")
+    max_new = (
+        max_new_tokens or run_cfg.get("rollout", {}).get("max_new_tokens") or (128 if embedded else 1024)
+    )
+    model, tokenizer = load_model(source)
+    result: dict[str, Any] = {
+        "model": model_spec,
+        "adapter": str(source.adapter) if source.adapter else None,
+        "data": data,
+        "prompt_style": style,
+        "max_new_tokens": max_new,
+        "greedy": greedy_accuracy(
+            model, tokenizer, items, batch_size=batch_size, max_new_tokens=max_new, prompt_style=style
+        ),
+    }
+    if samples > 1:
+        result["sampled"] = {
+            "k": samples,
+            "temperature": temperature,
+            "top_p": top_p,
+            "min_share": min_share,
+            **sampled_accuracy(
+                model,
+                tokenizer,
+                items,
+                k=samples,
+                min_share=min_share,
+                temperature=temperature,
+                top_p=top_p,
+                batch_size=batch_size,
+                max_new_tokens=max_new,
+                prompt_style=style,
+                seed=seed,
+            ),
+        }
+    return result
