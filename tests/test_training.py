@@ -77,7 +77,12 @@ def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
     from cuma_lite.training.backends import resolve_model_path
 
     cfg = small_config(
-        tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off", "eval.per_level=2", "eval.every=1"
+        tiny_model_dir,
+        tmp_path / "run",
+        "vote.min_share=0",
+        "curriculum.mode=off",
+        "eval.per_level=2",
+        "eval.every=1",
     )
     summary = run_training(cfg)
     from safetensors.torch import load_file
@@ -336,7 +341,9 @@ def test_lora_run_exports_a_peft_adapter(tiny_model_dir, tmp_path):
     from cuma_lite.training import runner
 
     out = tmp_path / "run"
-    cfg = small_config(tiny_model_dir, out, "lora.r=8", "lora.alpha=16", "vote.min_share=0", "curriculum.mode=off")
+    cfg = small_config(
+        tiny_model_dir, out, "lora.r=8", "lora.alpha=16", "vote.min_share=0", "curriculum.mode=off"
+    )
     data = runner.load_run_data(cfg)
     runner.prepare_output_dir(out, cfg, resume=False, overwrite=False)
     model, tokenizer = runner._load_policy(cfg)
@@ -344,7 +351,9 @@ def test_lora_run_exports_a_peft_adapter(tiny_model_dir, tmp_path):
     trainer.train()
     adapter_dir = runner.save_final(trainer, tokenizer, cfg, out)
     assert adapter_dir == out / "adapter"
-    assert (adapter_dir / "adapter_model.safetensors").exists() and (adapter_dir / "adapter_config.json").exists()
+    assert (adapter_dir / "adapter_model.safetensors").exists() and (
+        adapter_dir / "adapter_config.json"
+    ).exists()
     lora_b = [p for n, p in trainer.model.named_parameters() if "lora_B" in n]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # B starts at zero: nonzero means it trained
 
@@ -353,3 +362,43 @@ def test_lora_run_exports_a_peft_adapter(tiny_model_dir, tmp_path):
     trainer.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(reloaded(ids).logits, trainer.model(ids).logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("agree", "unlocked"), [(True, True), (False, False)])
+def test_adaptive_curriculum_is_fed_the_live_mask_rate(
+    tiny_model_dir, tmp_path, monkeypatch, agree, unlocked
+):
+    """Level 2 unlocks only when level 1's groups stop being masked (here: scripted clear majorities)."""
+    from cuma_lite.training import run_training
+
+    group = ["3", "3", "3", "3"] if agree else ["1", "2", "3", None]
+    scripted_answers(monkeypatch, [[group] * 4] * 5)
+    cfg = small_config(
+        tiny_model_dir,
+        tmp_path / "run",
+        "curriculum.mode=adaptive",
+        "curriculum.window=4",
+        "curriculum.min_observations=4",
+        "curriculum.replay=0",
+        "train.max_steps=5",
+        "vote.min_share=0.5",
+    )
+    run_training(cfg)
+    rows = metrics(tmp_path / "run")
+    assert rows[0]["level_max"] == 1.0
+    assert (max(r["level_max"] for r in rows) == 2.0) is unlocked
+    assert [r["mask_rate"] for r in rows] == [0.0 if agree else 1.0] * 5
+
+
+def test_prompts_longer_than_the_context_are_refused(tiny_model_dir, tmp_path):
+    from cuma_lite.data.io import write_jsonl
+    from cuma_lite.errors import UserError
+    from cuma_lite.training import run_training
+
+    write_jsonl(
+        tmp_path / "long.jsonl", [{"problem": "Compute " + "1+" * 200 + "1."}, {"problem": "Compute 1+1."}]
+    )
+    cfg = small_config(tiny_model_dir, tmp_path / "run", f"data.path={tmp_path / 'long.jsonl'}")
+    with pytest.raises(UserError, match=r"prompt id=1 is \d+ tokens"):
+        run_training(cfg)
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()

@@ -38,8 +38,8 @@ this set), so evaluation never scores a problem the base model was trained on. R
 # ------------------------------------------------------------------------------------------------ run directory
 
 
-def prepare_output_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> str | None:
-    """Create or check the run directory; returns the checkpoint to resume from (None for a fresh run)."""
+def check_output_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> str | None:
+    """Refuse to clobber another run (writes nothing); returns the checkpoint to resume from, if any."""
     has_run = (out / "config.yaml").exists()
     if resume:
         if not has_run:
@@ -48,17 +48,29 @@ def prepare_output_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool)
             )
         _check_same_run(out, cfg)
         return _latest_checkpoint(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            what = "another run" if has_run else "files"
-            raise UserError(
-                f"{out} already holds {what}. Use --resume to continue it, --overwrite to replace it, "
-                "or --output to pick another directory."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(dump_config(cfg))
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        what = "another run" if has_run else "files"
+        raise UserError(
+            f"{out} already holds {what}. Use --resume to continue it, --overwrite to replace it, "
+            "or --output to pick another directory."
+        )
     return None
+
+
+def init_output_dir(out: Path, cfg: Config, *, resume: bool) -> None:
+    """Start the run directory (a fresh run replaces what ``check_output_dir`` allowed it to)."""
+    if resume:
+        return
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / "config.yaml").write_text(dump_config(cfg))
+
+
+def prepare_output_dir(out: Path, cfg: Config, *, resume: bool, overwrite: bool) -> str | None:
+    checkpoint = check_output_dir(out, cfg, resume=resume, overwrite=overwrite)
+    init_output_dir(out, cfg, resume=resume)
+    return checkpoint
 
 
 def _check_same_run(out: Path, cfg: Config) -> None:
@@ -239,11 +251,12 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
 
     console = Console()
     out = Path(cfg.train.output_dir)
-    data = load_run_data(cfg)  # bad data fails before anything is written (and before the heavy imports)
-    checkpoint = prepare_output_dir(out, cfg, resume=resume, overwrite=overwrite)
+    data = load_run_data(cfg)  # bad input fails before anything is written (and before the heavy imports)
+    checkpoint = check_output_dir(out, cfg, resume=resume, overwrite=overwrite)
     _quiet_third_party()
     model, tokenizer = _load_policy(cfg)
     check_prompt_lengths(data.train, tokenizer, cfg)
+    init_output_dir(out, cfg, resume=resume)
 
     evaluate = HeldOutEval(data.eval, cfg, console)
     before = evaluate(model, tokenizer, step=0, tag="before") if checkpoint is None else None
