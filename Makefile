@@ -15,8 +15,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/cuma-lite data synth --task arithmetic --levels 1-5 --per-level 400 --seed 0 --out data/arithmetic.jsonl
-	$(VENV)/bin/cuma-lite train --preset tiny-cpu --data data/arithmetic.jsonl --overwrite
+	$(VENV)/bin/cuma-lite data synth --task arithmetic --levels 1-5 --per-level 100 --seed 1 --out data/arithmetic.jsonl
+	$(VENV)/bin/cuma-lite train --preset tiny-cpu --overwrite
 
 test: install
 	$(VENV)/bin/ruff check .
