@@ -77,7 +77,9 @@ def load_model(source: ModelSource, *, dtype: str = "auto", merge: bool = True) 
     try:
         model = AutoModelForCausalLM.from_pretrained(source.base, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(
-            source.adapter if source.adapter and (source.adapter / "tokenizer_config.json").exists() else source.base
+            source.adapter
+            if source.adapter and (source.adapter / "tokenizer_config.json").exists()
+            else source.base
         )
     except OSError as e:
         raise UserError(
