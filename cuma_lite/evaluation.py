@@ -13,7 +13,7 @@ for a fixed item set and batch size.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cuma_lite.answers import answers_equivalent, extract_answer
@@ -39,8 +39,11 @@ def generate_greedy(
     batch_size: int = 64,
     max_new_tokens: int = 128,
     add_special_tokens: bool = True,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Greedy completions (special tokens stripped) for ``prompts``, in their order."""
+    """Greedy completions (special tokens stripped) for ``prompts``, in their order.
+
+    ``on_batch(n)`` is called after each batch with its number of prompts (for a progress bar)."""
     import torch
     from transformers import GenerationConfig
 
@@ -72,6 +75,8 @@ def generate_greedy(
                     idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
                 ):
                     completions[i] = text
+                if on_batch is not None:
+                    on_batch(len(idx))
     finally:
         model.train(was_training)
     return completions
@@ -85,6 +90,7 @@ def greedy_accuracy(
     batch_size: int = 64,
     max_new_tokens: int = 128,
     prompt_style: PromptStyle = "plain",
+    on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Greedy accuracy of ``model`` on ``items`` (each with ``problem`` and gold ``answer``; ``difficulty`` optional).
 
@@ -105,6 +111,7 @@ def greedy_accuracy(
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
         add_special_tokens=prompt_style == "plain",
+        on_batch=on_batch,
     )
     predictions = []
     by_level: dict[Any, list[bool]] = defaultdict(list)
@@ -184,6 +191,7 @@ def sample_completions(
     max_new_tokens: int = 128,
     add_special_tokens: bool = True,
     seed: int = 0,
+    on_batch: Callable[[int], None] | None = None,
 ) -> list[list[str]]:
     """``k`` sampled completions per prompt (special tokens stripped), in the prompts' order; seeded."""
     import torch
@@ -215,6 +223,8 @@ def sample_completions(
                 out = model.generate(**enc, generation_config=gen_config)  # [b * k, prompt_len + new]
                 texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
                 samples.extend(texts[i * k : (i + 1) * k] for i in range(len(chunk)))
+                if on_batch is not None:
+                    on_batch(len(chunk))
     finally:
         model.train(was_training)
     return samples
@@ -233,6 +243,7 @@ def sampled_accuracy(
     max_new_tokens: int = 128,
     prompt_style: PromptStyle = "plain",
     seed: int = 0,
+    on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """maj@k, pass@k, mean majority share and mask rate (at ``min_share``) over ``k`` samples per item.
 
@@ -254,6 +265,7 @@ def sampled_accuracy(
         max_new_tokens=max_new_tokens,
         add_special_tokens=prompt_style == "plain",
         seed=seed,
+        on_batch=on_batch,
     )
     by_level: dict[Any, list[dict[str, float]]] = defaultdict(list)
     for item, completions in zip(items, groups, strict=True):
@@ -329,23 +341,33 @@ def evaluate_source(
         max_new_tokens or run_cfg.get("rollout", {}).get("max_new_tokens") or (128 if embedded else 1024)
     )
     model, tokenizer = load_model(source)
-    result: dict[str, Any] = {
-        "model": model_spec,
-        "adapter": str(source.adapter) if source.adapter else None,
-        "data": data,
-        "prompt_style": style,
-        "max_new_tokens": max_new,
-        "greedy": greedy_accuracy(
-            model, tokenizer, items, batch_size=batch_size, max_new_tokens=max_new, prompt_style=style
-        ),
-    }
-    if samples > 1:
-        result["sampled"] = {
-            "k": samples,
-            "temperature": temperature,
-            "top_p": top_p,
-            "min_share": min_share,
-            **sampled_accuracy(
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    )
+    with progress:
+        task = progress.add_task("greedy", total=len(items))
+        greedy = greedy_accuracy(
+            model,
+            tokenizer,
+            items,
+            batch_size=batch_size,
+            max_new_tokens=max_new,
+            prompt_style=style,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+        result: dict[str, Any] = {
+            "model": model_spec,
+            "adapter": str(source.adapter) if source.adapter else None,
+            "data": data,
+            "prompt_style": style,
+            "max_new_tokens": max_new,
+            "greedy": greedy,
+        }
+        if samples > 1:
+            task = progress.add_task(f"{samples} samples", total=len(items))
+            sampled = sampled_accuracy(
                 model,
                 tokenizer,
                 items,
@@ -357,6 +379,13 @@ def evaluate_source(
                 max_new_tokens=max_new,
                 prompt_style=style,
                 seed=seed,
-            ),
-        }
+                on_batch=lambda n: progress.advance(task, n),
+            )
+            result["sampled"] = {
+                "k": samples,
+                "temperature": temperature,
+                "top_p": top_p,
+                "min_share": min_share,
+            }
+            result["sampled"].update(sampled)
     return result

@@ -402,3 +402,21 @@ def test_prompts_longer_than_the_context_are_refused(tiny_model_dir, tmp_path):
     with pytest.raises(UserError, match=r"prompt id=1 is \d+ tokens"):
         run_training(cfg)
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_4bit_lora_runs_on_cpu_after_a_before_eval(tiny_model_dir, tmp_path):
+    """bitsandbytes NF4 + LoRA on CPU, with a held-out evaluation first (the repacking trap, stack.md §4)."""
+    pytest.importorskip("bitsandbytes")
+    from safetensors.torch import load_file
+
+    from cuma_lite.training import run_training
+
+    out = tmp_path / "run"
+    cfg = small_config(
+        tiny_model_dir, out, "model.load_in_4bit=true", "lora.r=8", "lora.alpha=16", "vote.min_share=0",
+        "eval.per_level=2", "curriculum.mode=off",
+    )  # fmt: skip
+    run_training(cfg)
+    adapter = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())
+    assert [e["eval_tag"] for e in metrics(out, evals=True)] == ["before", "after"]
