@@ -20,7 +20,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from transformers import TrainerCallback
 
@@ -121,10 +120,9 @@ class RichProgressCallback(TrainerCallback):
             return
         self.progress = Progress(
             TextColumn("[bold]train"),
-            BarColumn(),
+            BarColumn(bar_width=12),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
             TextColumn("{task.fields[signals]}"),
         )
         self.progress.start()
@@ -139,10 +137,10 @@ class RichProgressCallback(TrainerCallback):
             return
         shown = {"reward": "reward", "share": "cuma/majority_share", "masked": "cuma/mask_rate"}
         if "cuma/pseudo_label_acc" in logs:
-            shown["label acc"] = "cuma/pseudo_label_acc"
-        signals = " | ".join(f"{label} {_fmt(logs.get(key))}" for label, key in shown.items())
+            shown["label-acc"] = "cuma/pseudo_label_acc"
+        signals = " ".join(f"{label} {_fmt(logs.get(key))}" for label, key in shown.items())
         if logs.get("cuma/level_max") is not None:
-            signals += f" | level<={logs['cuma/level_max']:.0f}"
+            signals += f" lvl<={logs['cuma/level_max']:.0f}"
         self.progress.update(self.task, completed=state.global_step, signals=signals)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
