@@ -106,6 +106,11 @@ class VoteConfig:
     """No-majority mask: a group whose largest answer class holds <= min_share of its votes gives no gradient.
     0.5 = a strict majority is required; 0 = plain TTRL (nothing masked unless no answer parses)."""
 
+    mask_normaliser: Literal["unmasked", "batch"] = "unmasked"
+    """``unmasked``: the loss is normalised over unmasked tokens only, so a masked group is exactly a removed
+    group. ``batch`` (``train.loss_type=dapo`` only): masked tokens still count in the normaliser, which scales a
+    mostly-masked step down (TRL's behaviour for ``None`` rewards; an ablation)."""
+
     def __post_init__(self) -> None:
         _check(
             0.0 <= self.min_share < 1.0,
@@ -190,6 +195,10 @@ class Config:
                 self.lora.r in LORA_RANKS_VLLM,
                 f"lora.r={self.lora.r}: vLLM serves LoRA ranks {list(LORA_RANKS_VLLM)} only; pick one of them.",
             )
+        _check(
+            self.vote.mask_normaliser == "unmasked" or self.train.loss_type == "dapo",
+            "vote.mask_normaliser=batch needs train.loss_type=dapo (its normaliser spans the generation batch).",
+        )
         _check(
             not (self.model.backend == "unsloth" and self.lora.r == 0),
             "model.backend=unsloth trains LoRA adapters only; set lora.r (e.g. 16) or use model.backend=hf.",

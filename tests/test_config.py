@@ -115,3 +115,9 @@ def test_parse_levels():
     assert parse_levels("2") == [2]
     with pytest.raises(ConfigError, match="e.g. 1-5"):
         parse_levels("one-five")
+
+
+def test_batch_mask_normaliser_needs_the_dapo_loss():
+    assert load_config("tiny-cpu", ["vote.mask_normaliser=batch"]).vote.mask_normaliser == "batch"
+    with pytest.raises(ConfigError, match="needs train.loss_type=dapo"):
+        load_config("tiny-cpu", ["vote.mask_normaliser=batch", "train.loss_type=bnpo"])

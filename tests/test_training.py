@@ -141,9 +141,12 @@ def test_all_masked_step_leaves_every_parameter_unchanged(tiny_model_dir, tmp_pa
     assert moved == []
 
 
-@pytest.mark.parametrize("beta", [0.0, 0.1])
-def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_path, monkeypatch, beta):
-    """Gradient with groups 0 and 2 masked == gradient of the batch with those groups' rows removed."""
+@pytest.mark.parametrize(("beta", "normaliser"), [(0.0, "unmasked"), (0.1, "unmasked"), (0.0, "batch")])
+def test_masked_groups_give_the_gradient_of_removed_groups(
+    tiny_model_dir, tmp_path, monkeypatch, beta, normaliser
+):
+    """Gradient with groups 0 and 2 masked == gradient of the batch with those groups' rows removed
+    (``vote.mask_normaliser=batch``: the same, scaled by the unmasked share of the batch's tokens)."""
     import trl
 
     from cuma_lite.training import runner
@@ -163,7 +166,12 @@ def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_p
         [[["1", "2", "3", "4"], ["5", "5", "5", "6"], [None] * 4, ["7", "7", "7", "8"]]],
     )
     cfg = small_config(
-        tiny_model_dir, tmp_path / "run", f"train.beta={beta}", "vote.min_share=0.5", "curriculum.mode=off"
+        tiny_model_dir,
+        tmp_path / "run",
+        f"train.beta={beta}",
+        f"vote.mask_normaliser={normaliser}",
+        "vote.min_share=0.5",
+        "curriculum.mode=off",
     )
     model, tokenizer = load_hf_policy(cfg)
     data = runner.load_run_data(cfg)
@@ -182,7 +190,13 @@ def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_p
         for k, v in trainer.raw.items()
     }
     removed["num_items_in_batch"] = removed["completion_mask"].sum()
-    assert int(masked["num_items_in_batch"]) == int(removed["num_items_in_batch"]) > 0
+    scale = 1.0
+    if normaliser == "unmasked":
+        assert int(masked["num_items_in_batch"]) == int(removed["num_items_in_batch"]) > 0
+    else:
+        assert int(masked["num_items_in_batch"]) == int(trainer.raw["completion_mask"].sum())
+        scale = float(removed["num_items_in_batch"] / masked["num_items_in_batch"])
+        assert 0 < scale < 1
 
     def grads(inputs):
         trainer.model.zero_grad()
@@ -193,7 +207,7 @@ def test_masked_groups_give_the_gradient_of_removed_groups(tiny_model_dir, tmp_p
     assert with_mask.keys() == without_groups.keys() and with_mask
     assert any(g.abs().sum() > 0 for g in with_mask.values())
     for name in with_mask:
-        torch.testing.assert_close(with_mask[name], without_groups[name], rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(with_mask[name], scale * without_groups[name], rtol=1e-5, atol=1e-7)
 
 
 def test_curriculum_decides_what_each_step_draws(tiny_model_dir, tmp_path):

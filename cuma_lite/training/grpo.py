@@ -10,7 +10,9 @@ Three overrides, each calling ``super()``:
   count in the loss normaliser and still receive the KL/entropy terms. We zero their rows of ``completion_mask``
   and recompute ``num_items_in_batch`` from the new mask (TRL computed it before we get the dict back), so a
   masked group contributes exactly what a removed group would (for the ``dapo`` and ``bnpo`` losses, whose
-  normalisers count tokens; see :data:`EXACT_MASK_LOSSES`). Unsloth's compiled ``compute_loss``
+  normalisers count tokens; see :data:`EXACT_MASK_LOSSES`). ``vote.mask_normaliser=batch`` (``dapo`` only) keeps
+  the masked tokens in the normaliser instead -- the gradient of a step is then scaled by its unmasked share, as
+  with TRL's ``None`` reward alone -- an ablation for the miniature reproduction. Unsloth's compiled ``compute_loss``
   (``unsloth/models/rl_replacements.py``, ``grpo_trainer_compute_loss``) reads the same two fields, so the mask
   survives its patched trainer too (stack.md §7).
 - ``training_step``: when *every* group of the generation batch is masked (on all processes), the gradients are
@@ -92,9 +94,11 @@ def cuma_trainer_class(base: type) -> type:
             vote_reward: MajorityVoteReward,
             sampler: CurriculumSampler,
             on_votes: Callable[[list[GroupVote]], dict[str, float]] | None = None,
+            mask_normaliser: str = "unmasked",
             **kwargs: Any,
         ) -> None:
             self.vote_reward = vote_reward
+            self.mask_normaliser = mask_normaliser
             self.curriculum_sampler = sampler
             self.on_votes = on_votes
             self._all_masked = False
@@ -130,7 +134,8 @@ def cuma_trainer_class(base: type) -> type:
                 if "tool_mask" not in out
                 else out["completion_mask"] * out["tool_mask"]
             )
-            out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+            if self.mask_normaliser == "unmasked":  # exact: a masked group is a removed group
+                out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
             self._all_masked = bool(groups) and all(g.vote.masked for g in groups)
             self.scheduler_observe(groups)
             if self.on_votes is not None:

@@ -418,6 +418,7 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
         vote_reward=reward,
         sampler=sampler,
         on_votes=vote_log,
+        mask_normaliser=cfg.vote.mask_normaliser,
     )
     vote_log.trainer = trainer
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; our progress bar shows the signals
