@@ -139,6 +139,7 @@ def _take_per_level(rows: list[dict[str, Any]], per_level: int) -> list[dict[str
     taken = []
     for r in rows:
         level = r.get("difficulty")
+        level = level if isinstance(level, int) else None  # float difficulties: one pool, not one per value
         if counts.get(level, 0) < per_level:
             counts[level] = counts.get(level, 0) + 1
             taken.append(r)
