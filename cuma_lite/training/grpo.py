@@ -67,7 +67,6 @@ class CurriculumSampler(Sampler[int]):
         self.repeat_count = repeat_count
         self.total_generations = total_generations
         self.generation = 0  # the next generation batch to draw; restored on resume
-        self.drawn: list[list[int]] = []  # prompt indices drawn per generation (for tests and diagnostics)
 
     def __len__(self) -> int:
         return self.total_generations * self.repeat_count * self.prompts_per_generation * self.num_generations
@@ -75,7 +74,6 @@ class CurriculumSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         while self.generation < self.total_generations:
             prompts = self.scheduler.draw(self.generation, self.prompts_per_generation)
-            self.drawn.append(prompts)
             self.generation += 1
             block = [i for i in prompts for _ in range(self.num_generations)]
             for _ in range(self.repeat_count):
