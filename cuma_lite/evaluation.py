@@ -44,24 +44,47 @@ def generate_greedy(
     """Greedy completions (special tokens stripped) for ``prompts``, in their order.
 
     ``on_batch(n)`` is called after each batch with its number of prompts (for a progress bar)."""
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding per batch
+    groups = _generate(
+        model,
+        tokenizer,
+        prompts,
+        order,
+        batch_size,
+        dict(do_sample=False, max_new_tokens=max_new_tokens),
+        add_special_tokens=add_special_tokens,
+        on_batch=on_batch,
+    )
+    return [g[0] for g in groups]
+
+
+def _generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    order: Sequence[int],
+    per_batch: int,
+    generation: dict[str, Any],
+    *,
+    add_special_tokens: bool,
+    on_batch: Callable[[int], None] | None,
+) -> list[list[str]]:
+    """Completions of ``prompts`` (``num_return_sequences`` each), batched in ``order``, returned in prompt order.
+
+    The model is put in eval mode for the call and given back in the mode it was in."""
     import torch
     from transformers import GenerationConfig
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    gen_config = GenerationConfig(
-        do_sample=False,
-        max_new_tokens=max_new_tokens,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=pad_id,
-    )
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    completions: list[str] = [""] * len(prompts)
+    gen_config = GenerationConfig(**generation, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad_id)
+    k = gen_config.num_return_sequences or 1
+    results: list[list[str]] = [[] for _ in prompts]
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
+            for start in range(0, len(order), per_batch):
+                idx = order[start : start + per_batch]
                 enc = tokenizer(
                     [prompts[i] for i in idx],
                     return_tensors="pt",
@@ -69,17 +92,15 @@ def generate_greedy(
                     padding_side="left",
                     add_special_tokens=add_special_tokens,
                 ).to(model.device)
-                out = model.generate(**enc, generation_config=gen_config)  # [b, prompt_len + new]
-                new_tokens = out[:, enc["input_ids"].shape[1] :]
-                for i, text in zip(
-                    idx, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
-                ):
-                    completions[i] = text
+                out = model.generate(**enc, generation_config=gen_config)  # [b * k, prompt_len + new]
+                texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                for j, i in enumerate(idx):
+                    results[i] = texts[j * k : (j + 1) * k]
                 if on_batch is not None:
                     on_batch(len(idx))
     finally:
         model.train(was_training)
-    return completions
+    return results
 
 
 def greedy_accuracy(
@@ -195,39 +216,26 @@ def sample_completions(
 ) -> list[list[str]]:
     """``k`` sampled completions per prompt (special tokens stripped), in the prompts' order; seeded."""
     import torch
-    from transformers import GenerationConfig
 
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    gen_config = GenerationConfig(
+    torch.manual_seed(seed)
+    generation = dict(
         do_sample=True,
         temperature=temperature,
         top_p=top_p,
         top_k=0,
         num_return_sequences=k,
         max_new_tokens=max_new_tokens,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=pad_id,
     )
-    per_batch = max(1, batch_size // k)
-    samples: list[list[str]] = []
-    was_training = model.training
-    model.eval()
-    torch.manual_seed(seed)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(prompts), per_batch):
-                chunk = list(prompts[start : start + per_batch])
-                enc = tokenizer(
-                    chunk, return_tensors="pt", padding=True, add_special_tokens=add_special_tokens
-                ).to(model.device)
-                out = model.generate(**enc, generation_config=gen_config)  # [b * k, prompt_len + new]
-                texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-                samples.extend(texts[i * k : (i + 1) * k] for i in range(len(chunk)))
-                if on_batch is not None:
-                    on_batch(len(chunk))
-    finally:
-        model.train(was_training)
-    return samples
+    return _generate(
+        model,
+        tokenizer,
+        prompts,
+        range(len(prompts)),
+        max(1, batch_size // k),
+        generation,
+        add_special_tokens=add_special_tokens,
+        on_batch=on_batch,
+    )
 
 
 def sampled_accuracy(
