@@ -6,21 +6,19 @@ non-zero exit code -- 2 for bad usage/config, 1 for bad data or a failed run -- 
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from cuma_lite.config import dump_config, list_presets, load_config, parse_levels, preset_path
-from cuma_lite.data.io import read_jsonl, write_jsonl
-from cuma_lite.errors import ConfigError, UserError
+from cuma_lite.cli_common import console, friendly_errors
+from cuma_lite.cli_data import data_app
+from cuma_lite.cli_gpu import register as register_gpu_commands
+from cuma_lite.config import dump_config, list_presets, load_config, preset_path
+from cuma_lite.errors import ConfigError
 
 app = typer.Typer(
     help="Label-free RL (TTRL + CuMa's no-majority mask and curriculum) for small reasoning models.",
@@ -29,29 +27,9 @@ app = typer.Typer(
     add_completion=False,
 )
 presets_app = typer.Typer(help="List and show the shipped presets.", no_args_is_help=True)
-data_app = typer.Typer(help="Make, check and describe prompt files.", no_args_is_help=True)
 app.add_typer(presets_app, name="presets")
+register_gpu_commands(app)
 app.add_typer(data_app, name="data")
-
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(fn: F) -> F:
-    """Turn the library's user-facing errors into a message and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
-            raise typer.Exit(e.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 # --------------------------------------------------------------------------------------------------- presets
 
@@ -82,47 +60,6 @@ def presets_show(
     path = preset_path(name)
     text = dump_config(load_config(name)) if resolved else path.read_text()
     console.print(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
-
-
-# ------------------------------------------------------------------------------------------------------ data
-
-
-@data_app.command("synth")
-@friendly_errors
-def data_synth(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
-    task: Annotated[str, typer.Option(help="Generator family (see --list).")] = "arithmetic",
-    levels: Annotated[str, typer.Option(help="Difficulty levels, e.g. 1-5 or 1,3.")] = "1-5",
-    per_level: Annotated[int, typer.Option(min=1, help="Problems per level.")] = 100,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
-) -> None:
-    """Generate difficulty-graded, verifiable problems (with gold answers, for evaluation only)."""
-    from cuma_lite.data import synthetic
-
-    if task not in synthetic.TASKS:
-        raise ConfigError(f"unknown task {task!r}; available: {', '.join(synthetic.list_tasks())}.")
-    rows = synthetic.generate(task, parse_levels(levels), per_level, seed)
-    n = write_jsonl(out, rows)
-    console.print(f"wrote {n} problems to [bold]{out}[/]")
-    _print_stats(rows)
-
-
-@data_app.command("validate")
-@friendly_errors
-def data_validate(file: Annotated[Path, typer.Argument(help="JSONL file to check.")]) -> None:
-    """Check a prompt file; every bad line is reported with its line number."""
-    rows = read_jsonl(file)
-    console.print(f"[green]ok[/]: {file} has {len(rows)} valid rows")
-    _print_stats(rows)
-
-
-def _print_stats(rows: list[dict[str, Any]]) -> None:
-    by_level = Counter(r.get("difficulty") for r in rows)
-    table = Table("difficulty", "rows", "with answer", title="rows per difficulty")
-    with_answer = Counter(r.get("difficulty") for r in rows if r.get("answer") not in (None, ""))
-    for level in sorted(by_level, key=lambda v: (v is None, v)):
-        table.add_row("none" if level is None else str(level), str(by_level[level]), str(with_answer[level]))
-    console.print(table)
 
 
 # ----------------------------------------------------------------------------------------------------- train

@@ -49,6 +49,28 @@ def torch_dtype(cfg: Config) -> Any:
     return torch.float32
 
 
+def load_policy(cfg: Config) -> tuple[Any, Any]:
+    """(model, tokenizer) for training, from the backend ``model.backend`` names."""
+    if cfg.model.backend == "unsloth":
+        raise UserError(
+            "model.backend=unsloth is not available yet in this version; use model.backend=hf "
+            "(transformers + peft, optionally model.load_in_4bit=true)."
+        )
+    return load_hf_policy(cfg)
+
+
+def trainer_base(cfg: Config) -> type:
+    """The GRPO trainer class the CuMa subclass extends (TRL's; Unsloth patches it in place when imported)."""
+    import trl
+
+    return trl.GRPOTrainer
+
+
+def grpo_overrides(cfg: Config) -> dict[str, Any]:
+    """Backend-specific ``GRPOConfig`` arguments (e.g. vLLM rollouts); none for ``hf``."""
+    return {}
+
+
 def load_hf_policy(cfg: Config) -> tuple[Any, Any]:
     """(model, tokenizer) for training: the base model, wrapped in a LoRA adapter when ``lora.r > 0``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -310,14 +310,9 @@ def _quiet_third_party() -> None:
 
 
 def _load_policy(cfg: Config) -> tuple[Any, Any]:
-    if cfg.model.backend == "unsloth":
-        raise UserError(
-            "model.backend=unsloth is not available yet in this version; use model.backend=hf "
-            "(transformers + peft, optionally model.load_in_4bit=true)."
-        )
-    from cuma_lite.training.backends import load_hf_policy
+    from cuma_lite.training.backends import load_policy
 
-    return load_hf_policy(cfg)
+    return load_policy(cfg)
 
 
 def _needs_reload(cfg: Config) -> bool:
@@ -373,11 +368,11 @@ class HeldOutEval:
 
 def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: Path) -> Any:
     """The CuMa GRPO trainer for this config (majority-vote reward, exact mask, curriculum sampler)."""
-    import trl
     from accelerate import PartialState
     from accelerate.utils import gather_object
     from transformers.trainer_callback import PrinterCallback
 
+    from cuma_lite.training.backends import trainer_base
     from cuma_lite.training.callbacks import MetricsCallback, RichProgressCallback
     from cuma_lite.training.grpo import CurriculumSampler, cuma_trainer_class
     from cuma_lite.training.trl_compat import install_logprob_fallback
@@ -409,7 +404,7 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
     gold = {str(r["id"]): str(r["answer"]) for r in data.train if r.get("answer") not in (None, "")}
     vote_log = VoteLog(out, gold, cfg.train.samples_per_step if state.is_main_process else 0)
     args = _grpo_args(cfg, out, per_device=generation_batch // (state.num_processes * ga))
-    cls = cuma_trainer_class(trl.GRPOTrainer)
+    cls = cuma_trainer_class(trainer_base(cfg))
     trainer = cls(
         model=model,
         reward_funcs=[reward],
@@ -434,7 +429,7 @@ def _grpo_args(cfg: Config, out: Path, *, per_device: int) -> Any:
     import torch
     from trl import GRPOConfig
 
-    from cuma_lite.training.backends import torch_dtype
+    from cuma_lite.training.backends import grpo_overrides, torch_dtype
 
     cuda = torch.cuda.is_available()
     dtype = torch_dtype(cfg)
@@ -468,6 +463,7 @@ def _grpo_args(cfg: Config, out: Path, *, per_device: int) -> Any:
         ignore_data_skip=True,  # the curriculum sampler resumes from its own state, not by replaying draws
         shuffle_dataset=False,
         log_completions=False,
+        **grpo_overrides(cfg),
     )
 
 
