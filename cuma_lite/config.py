@@ -45,6 +45,10 @@ class ModelConfig:
     max_seq_length: int = 256
     gpu_memory_utilization: float = 0.6
     """Share of GPU memory vLLM may take (unsloth backend only)."""
+    fast_inference: bool = True
+    """unsloth backend: roll out through the vLLM engine that shares the policy's 4-bit weights."""
+    vllm_standby: bool = True
+    """unsloth backend: ``UNSLOTH_VLLM_STANDBY=1`` (vLLM sleeps while the trainer uses its memory)."""
     prompt_style: Literal["plain", "chat"] = "plain"
     """``plain`` for the embedded tiny model (``Q: ...\nA: ``), ``chat`` for instruct models (chat template)."""
 
@@ -120,9 +124,22 @@ class VoteConfig:
 
 
 @dataclass
+class RewardConfig:
+    kind: Literal["majority", "self_certainty", "entropy", "gold"] = "majority"
+    """``majority``: 1 if the answer agrees with the group's majority (TTRL; CuMa with the mask).
+    ``self_certainty``: Intuitor's mean per-token KL(uniform || policy). ``entropy``: RENT's negative mean token
+    entropy. ``gold``: 1 if the answer equals the row's gold ``answer`` -- a *supervised* control for experiments,
+    never label-free. The vote (and so the no-majority mask, ``vote.min_share``) is computed for every kind."""
+
+
+@dataclass
 class DataConfig:
     path: str | None = None
-    """JSONL of prompts (``problem`` required; ``difficulty`` used by the curriculum). None = synthetic."""
+    """Prompt file: JSONL, CSV, Parquet or a saved ``datasets`` directory (``problem`` required; ``difficulty``
+    used by the curriculum). None = synthetic."""
+    problem_field: str = "problem"
+    answer_field: str = "answer"
+    difficulty_field: str = "difficulty"
     synth_task: str = "arithmetic"
     synth_levels: str = "1-5"
     synth_per_level: int = 200
@@ -184,6 +201,7 @@ class Config:
     lora: LoraConfig = field(default_factory=LoraConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     vote: VoteConfig = field(default_factory=VoteConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

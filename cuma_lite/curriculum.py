@@ -56,6 +56,8 @@ CurriculumMode = Literal["off", "stages", "pacing", "adaptive"]
 PacingFunction = Literal["linear", "sqrt"]
 MODES: tuple[str, ...] = ("off", "stages", "pacing", "adaptive")
 PACING_FUNCTIONS: tuple[str, ...] = ("linear", "sqrt")
+DifficultySource = Literal["given", "estimate", "none"]
+DIFFICULTY_SOURCES: tuple[str, ...] = ("given", "estimate", "none")
 STATE_VERSION = 1
 
 
@@ -86,6 +88,10 @@ class CurriculumConfig:
     """``adaptive``: unlock the next level after this many steps as the newest level regardless (None = never)."""
     num_levels: int = 5
     """Quantile bins for float difficulties (integer difficulties are used as they are)."""
+    difficulty_source: DifficultySource = "given"
+    """Where a row's difficulty comes from: ``given`` (the file's ``difficulty`` column: every row has one, or none does),
+    ``estimate`` (measured label-free before training: the base policy's majority share over K samples) or
+    ``none`` (ignore difficulty: every row is one level)."""
 
     def __post_init__(self) -> None:
         _check(
@@ -120,6 +126,11 @@ class CurriculumConfig:
         _check(
             self.max_dwell is None or self.max_dwell >= 1,
             f"curriculum.max_dwell={self.max_dwell} must be >= 1 step, or null to unlock on the mask rate only.",
+        )
+        _check(
+            self.difficulty_source in DIFFICULTY_SOURCES,
+            f"curriculum.difficulty_source={self.difficulty_source!r}: choose one of "
+            f"{', '.join(DIFFICULTY_SOURCES)}.",
         )
         _check(self.num_levels >= 1, f"curriculum.num_levels={self.num_levels} must be >= 1 (e.g. 5 bins).")
 
