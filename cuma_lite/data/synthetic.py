@@ -22,6 +22,13 @@ Tasks (the ``TASKS`` registry):
   L4 ``3(x+2)+1=x+17`` (expand, collect, isolate, divide); L5 ``4(x+2)+1=2(x+5)+9`` (expand the left side, expand
   the right side, collect, isolate, divide). Coefficients are chosen so that no step is ever a no-op (the collected
   x coefficient is at least 2, the constant to move is never 0).
+- ``fractions``: level L = a chain of L+1 proper fractions joined by ``+``/``-``, denominators up to 4, 6, 9, 12,
+  16 at levels 1-5; the solution keeps a running total in lowest terms: ``1/2+1/3=5/6. \\boxed{5/6}``.
+- ``modular``: level L = L+1 operands joined by ``+``/``*`` applied left to right modulo a prime (5-7 at level 1
+  up to 17-23 at level 5); each step reduces its result: ``7*5=35=2. 2+3=5. \\boxed{5}`` (a first operand of m or
+  more is reduced first, one extra step).
+
+More families with their own difficulty knobs come from reasoning-gym: see :mod:`cuma_lite.data.families`.
 
 Determinism: ``generate(task, levels, per_level, seed)`` gives the same items for the same arguments. Each level has
 its own ``random.Random`` seeded from ``(task, level, seed)``, so asking for levels 1-3 or 1-5 gives the same level-1
@@ -35,6 +42,7 @@ import logging
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,8 @@ OPERAND_RANGE = (1, 49)
 ANSWER_RANGE = (-10, 10)
 CONSTANT_RANGE = (1, 20)  # absolute value of the constants in a linear equation
 COEFFICIENT_RANGE = (2, 9)
+FRACTION_DENOMINATORS = (4, 6, 9, 12, 16)  # the largest denominator at levels 1..5
+MODULI = ((5, 7), (7, 11), (11, 13), (13, 17, 19), (17, 19, 23))  # the primes a level draws from
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,57 @@ def _solution(steps: list[str], answer: int) -> str:
     return " ".join(steps) + f" \\boxed{{{answer}}}"
 
 
+# ---- fractions ------------------------------------------------------------------------------------------------
+
+
+def _fraction_text(value: Fraction) -> str:
+    """``5/6``, ``-1/4``, or ``3`` for a whole number."""
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _fractions(level: int, rng: random.Random) -> Generated:
+    """Level L: L+1 proper fractions joined by +/-, denominators in 2..FRACTION_DENOMINATOR_MAX[L]; one step a
+    term, the running total reduced to lowest terms."""
+    top = FRACTION_DENOMINATORS[level - 1]
+    terms = []
+    for _ in range(level + 1):
+        den = rng.randint(2, top)
+        terms.append(Fraction(rng.randint(1, den - 1), den))
+    ops = [rng.choice("+-") for _ in range(level)]
+    problem = (
+        "Compute "
+        + _fraction_text(terms[0])
+        + "".join(f"{op}{t.numerator}/{t.denominator}" for op, t in zip(ops, terms[1:], strict=True))
+        + "."
+    )
+    total, steps = terms[0], []
+    for op, t in zip(ops, terms[1:], strict=True):
+        result = total + t if op == "+" else total - t
+        steps.append(f"{_fraction_text(total)}{op}{t.numerator}/{t.denominator}={_fraction_text(result)}.")
+        total = result
+    return problem, _fraction_text(total), " ".join(steps) + f" \\boxed{{{_fraction_text(total)}}}"
+
+
+# ---- modular arithmetic ---------------------------------------------------------------------------------------
+
+
+def _modular(level: int, rng: random.Random) -> Generated:
+    """Level L: L+1 operands joined by +/*, applied left to right modulo a prime m (larger at higher levels);
+    one step an operation, each result reduced mod m."""
+    m = rng.choice(MODULI[level - 1])
+    operands = [rng.randint(2, 3 * m) for _ in range(level + 1)]
+    ops = [rng.choice("+*") for _ in range(level)]
+    expr = str(operands[0]) + "".join(f"{op}{b}" for op, b in zip(ops, operands[1:], strict=True))
+    problem = f"Compute {expr} mod {m}, applying the operations left to right."
+    total = operands[0] % m
+    steps = [] if total == operands[0] else [f"{operands[0]}={total} mod {m}."]
+    for op, b in zip(ops, operands[1:], strict=True):
+        raw = total + b if op == "+" else total * b
+        steps.append(f"{total}{op}{b}={raw}" + (f"={raw % m}." if raw % m != raw else "."))
+        total = raw % m
+    return problem, str(total), " ".join(steps) + f" \\boxed{{{total}}}"
+
+
 # ---- registry and public API ----------------------------------------------------------------------------------
 
 TASKS: dict[str, Task] = {
@@ -174,6 +235,20 @@ TASKS: dict[str, Task] = {
             description="linear equations in x with an integer solution; level L takes L solving steps",
             levels=(1, 2, 3, 4, 5),
             make=_linear,
+        ),
+        Task(
+            name="fractions",
+            id_prefix="frac",
+            description="sums of proper fractions; level L has L+1 terms, denominators up to 4,6,9,12,16",
+            levels=(1, 2, 3, 4, 5),
+            make=_fractions,
+        ),
+        Task(
+            name="modular",
+            id_prefix="mod",
+            description="+/* chains mod a prime, left to right; level L has L operations, moduli grow with L",
+            levels=(1, 2, 3, 4, 5),
+            make=_modular,
         ),
     )
 }
