@@ -168,8 +168,10 @@ def normalise_row(
         row.pop("level", None)
     try:
         difficulty = parse_difficulty(raw.get(source))
-    except ValueError as e:
-        errors.append(f"field {source!r}: {e}")
+    except ValueError:
+        errors.append(
+            f"field {source!r} must be a number (a level like 3, or 'Level 3'), got {raw.get(source)!r}"
+        )
     else:
         if difficulty is not None:
             if levels is not None and difficulty not in levels:
