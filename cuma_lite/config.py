@@ -182,6 +182,10 @@ class TrainConfig:
     """Groups per step written to ``samples.jsonl`` (completions, extracted answers, vote, mask)."""
     gradient_accumulation_steps: int = 1
     gradient_checkpointing: bool = False
+    min_groups_per_update: int = 0
+    """Bank gradients across steps and update only once this many informative groups (unmasked, not unanimous)
+    are in (0 = update every step). With a strict mask most steps keep one or two groups; Adam would move the
+    weights as far for those as for a full batch."""
 
     def __post_init__(self) -> None:
         _check(self.max_steps >= 1, f"train.max_steps={self.max_steps} must be >= 1.")
@@ -192,6 +196,10 @@ class TrainConfig:
         _check(self.prompts_per_step >= 1, f"train.prompts_per_step={self.prompts_per_step} must be >= 1.")
         _check(self.beta >= 0, f"train.beta={self.beta} must be >= 0 (0 = no KL term, no reference model).")
         _check(self.save_steps >= 1, f"train.save_steps={self.save_steps} must be >= 1.")
+        _check(
+            self.min_groups_per_update >= 0,
+            f"train.min_groups_per_update={self.min_groups_per_update} must be >= 0 (0 = update every step).",
+        )
         _check(bool(self.output_dir), "train.output_dir is empty; give a directory for this run's outputs.")
 
 
@@ -216,6 +224,12 @@ class Config:
         _check(
             self.vote.mask_normaliser == "unmasked" or self.train.loss_type == "dapo",
             "vote.mask_normaliser=batch needs train.loss_type=dapo (its normaliser spans the generation batch).",
+        )
+        _check(
+            not self.train.min_groups_per_update
+            or (self.train.gradient_accumulation_steps == 1 and self.vote.mask_normaliser == "unmasked"),
+            "train.min_groups_per_update needs train.gradient_accumulation_steps=1 and "
+            "vote.mask_normaliser=unmasked (it does its own accumulation, weighted by unmasked tokens).",
         )
         _check(
             not (self.model.backend == "unsloth" and self.lora.r == 0),

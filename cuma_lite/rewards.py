@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cuma_lite.answers import extract_answer
+from cuma_lite.answers import answers_equivalent, extract_answer
 from cuma_lite.voting import Vote, majority_vote
 
 Gather = Callable[[list[Any]], list[Any]]
@@ -105,3 +105,28 @@ class MajorityVoteReward:
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
         self.last_local_masked = [r is None for r in rewards[mine]]
         return rewards[mine]
+
+
+class GoldAnswerReward:
+    """1 when the completion's answer equals the prompt's gold answer, else 0: a *supervised* control.
+
+    Not label-free, and never used by CuMa or TTRL: ``reward.kind=gold`` exists so that experiments (``repro``)
+    can show what the same trainer does when the reward is right, i.e. whether a failure is the label-free reward's
+    or the pipeline's. The gold answers come from the caller (keyed by prompt id), never from the training dataset.
+    """
+
+    __name__ = "gold_answer"
+
+    def __init__(self, gold: dict[str, str]) -> None:
+        self.gold = gold
+
+    def __call__(self, completions: Sequence[Any], id: Sequence[Any], **_: Any) -> list[float | None]:
+        rewards: list[float | None] = []
+        for completion, prompt_id in zip(completions, id, strict=True):
+            gold = self.gold.get(str(prompt_id))
+            answer = extract_answer(completion_text(completion))
+            if gold is None:
+                rewards.append(None)
+            else:
+                rewards.append(float(answer is not None and answers_equivalent(answer, gold)))
+        return rewards

@@ -434,3 +434,68 @@ def test_4bit_lora_runs_on_cpu_after_a_before_eval(tiny_model_dir, tmp_path):
     adapter = load_file(out / "adapter" / "adapter_model.safetensors")
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())
     assert [e["eval_tag"] for e in metrics(out, evals=True)] == ["before", "after"]
+
+
+def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(tiny_model_dir, tmp_path, monkeypatch):
+    """min_groups_per_update=2 with one informative group a step: step 1 only banks (nothing moves, not even
+    Adam's state), step 2 releases the banked gradient and the weights move."""
+    from transformers import TrainerCallback
+
+    from cuma_lite.training import runner
+
+    one_group = [["1", "1", "1", "2"], ["1", "2", "3", None], ["1", "2", "3", None], ["4", "5", "6", None]]
+    scripted_answers(monkeypatch, [one_group, one_group])
+    snapshots: list[dict[str, torch.Tensor]] = []
+
+    class Snapshot(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            snapshots.append({n: p.detach().clone() for n, p in model.named_parameters()})
+
+        on_step_end = on_train_begin
+
+    build = runner.build_trainer
+
+    def build_with_snapshots(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.add_callback(Snapshot())
+        return trainer
+
+    monkeypatch.setattr(runner, "build_trainer", build_with_snapshots)
+    cfg = small_config(
+        tiny_model_dir,
+        tmp_path / "run",
+        "vote.min_share=0.5",
+        "curriculum.mode=off",
+        "train.min_groups_per_update=2",
+    )
+    runner.run_training(cfg)
+    assert len(snapshots) == 3
+    assert [r["cuma/update"] for r in metrics(tmp_path / "run")] == [0.0, 1.0]
+    assert all(torch.equal(snapshots[0][n], snapshots[1][n]) for n in snapshots[0])
+    assert any(not torch.equal(snapshots[1][n], snapshots[2][n]) for n in snapshots[0])
+
+
+@pytest.mark.parametrize("kind", ["self_certainty", "entropy"])
+def test_confidence_rewards_train_without_the_vote(tiny_model_dir, tmp_path, kind):
+    from cuma_lite.training import run_training
+    from cuma_lite.training.backends import resolve_model_path
+
+    cfg = small_config(
+        tiny_model_dir,
+        tmp_path / "run",
+        f"reward.kind={kind}",
+        "vote.min_share=0",
+        "curriculum.mode=off",
+        "train.scale_rewards=group",
+    )
+    run_training(cfg)
+    steps = metrics(tmp_path / "run")
+    assert len(steps) == 2
+    assert all(isinstance(r[f"rewards/{kind}/mean"], float) for r in steps)
+    if kind == "entropy":
+        assert all(r[f"rewards/{kind}/mean"] < 0 for r in steps)
+    from safetensors.torch import load_file
+
+    before = load_file(Path(resolve_model_path(str(tiny_model_dir))) / "model.safetensors")
+    after = final_state(tmp_path / "run")
+    assert any(not torch.equal(before[n], after[n]) for n in before if n in after)

@@ -17,7 +17,13 @@ Three overrides, each calling ``super()``:
   fields, so the mask should survive its patched trainer too; not yet checked against the pinned wheel.
 - ``training_step``: when *every* group of the generation batch is masked (on all processes), the gradients are
   dropped (set to ``None``), so the optimiser -- whose momentum would otherwise still move the weights -- leaves
-  every parameter unchanged.
+  every parameter unchanged. With ``train.min_groups_per_update = K > 0`` the gradients are *banked* instead:
+  each step's gradient is added to a bank (weighted by its unmasked tokens) and the optimiser steps only once the
+  bank holds K informative groups (unmasked, answers not unanimous), with the bank's token-weighted mean -- the
+  gradient of one DAPO loss over all banked groups. Adam normalises the scale of whatever gradient it gets, so
+  without a bank a step whose mask left one or two groups moves the weights as far as a full batch would, in a
+  direction set by those few groups; the bank makes every update rest on at least K groups (DAPO's "dynamic
+  sampling" -- keep sampling until the batch is full of groups with signal -- done across steps).
 
 The class is built by :func:`cuma_trainer_class` from whichever ``GRPOTrainer`` is in use, because importing
 unsloth swaps ``trl.GRPOTrainer`` for its own patched class: the subclass must inherit from that one.
@@ -80,6 +86,47 @@ class CurriculumSampler(Sampler[int]):
                 yield from block
 
 
+def informative(group: GroupVote, *, majority_only: bool) -> bool:
+    """Whether a group can move the policy: unmasked and, for the vote's 0/1 reward, not unanimous."""
+    if group.vote.masked:
+        return False
+    return not majority_only or len(set(group.vote.rewards)) > 1
+
+
+class GradientBank:
+    """Accumulates per-step gradients until ``min_groups`` informative groups are in, then releases their mean.
+
+    ``add`` is called right after a step's backward pass. Each step's gradient is its loss normalised by its own
+    unmasked tokens, so it is re-weighted by those tokens; the released gradient is the token-weighted mean, the
+    same as one ``dapo`` loss over every banked completion. Until then the gradients are set to ``None``, which
+    makes the optimiser skip the step (Adam's moments and step count stay put).
+    """
+
+    def __init__(self, min_groups: int) -> None:
+        self.min_groups = min_groups
+        self.grads: dict[int, torch.Tensor] = {}
+        self.tokens = 0.0
+        self.groups = 0
+
+    def add(self, model: Any, *, tokens: float, groups: int) -> bool:
+        params = [p for p in model.parameters() if p.grad is not None]
+        if tokens > 0:
+            for p in params:
+                bank = self.grads.get(id(p))
+                weighted = p.grad.detach() * tokens
+                self.grads[id(p)] = weighted if bank is None else bank.add_(weighted)
+            self.tokens += tokens
+            self.groups += groups
+        ready = self.groups >= self.min_groups
+        for p in model.parameters():
+            p.grad = None
+            if ready and id(p) in self.grads:
+                p.grad = self.grads[id(p)].div_(self.tokens)
+        if ready:
+            self.grads, self.tokens, self.groups = {}, 0.0, 0
+        return ready
+
+
 def cuma_trainer_class(base: type) -> type:
     """Subclass ``base`` (TRL's GRPOTrainer, or Unsloth's patched one) with CuMa's mask and curriculum."""
 
@@ -91,10 +138,15 @@ def cuma_trainer_class(base: type) -> type:
             sampler: CurriculumSampler,
             on_votes: Callable[[list[GroupVote]], dict[str, float]] | None = None,
             mask_normaliser: str = "unmasked",
+            min_groups_per_update: int = 0,
+            vote_is_reward: bool = True,
             **kwargs: Any,
         ) -> None:
             self.vote_reward = vote_reward
             self.mask_normaliser = mask_normaliser
+            self.bank = GradientBank(min_groups_per_update) if min_groups_per_update else None
+            self.vote_is_reward = vote_is_reward
+            self._step_tokens, self._step_groups = 0.0, 0
             self.curriculum_sampler = sampler
             self.on_votes = on_votes
             self._all_masked = False
@@ -133,6 +185,8 @@ def cuma_trainer_class(base: type) -> type:
             if self.mask_normaliser == "unmasked":  # exact: a masked group is a removed group
                 out["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
             self._all_masked = bool(groups) and all(g.vote.masked for g in groups)
+            self._step_tokens = float(out["num_items_in_batch"])
+            self._step_groups = sum(informative(g, majority_only=self.vote_is_reward) for g in groups)
             self.scheduler_observe(groups)
             if self.on_votes is not None:
                 for name, value in self.on_votes(groups).items():
@@ -157,7 +211,10 @@ def cuma_trainer_class(base: type) -> type:
 
         def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> torch.Tensor:
             loss = super().training_step(model, inputs, num_items_in_batch)
-            if self._all_masked:  # no group had a majority: no update at all, not even Adam's momentum
+            if self.bank is not None:
+                ready = self.bank.add(model, tokens=self._step_tokens, groups=self._step_groups)
+                self._metrics["train"]["cuma/update"].append(float(ready))
+            elif self._all_masked:  # no group had a majority: no update at all, not even Adam's momentum
                 for p in model.parameters():
                     p.grad = None
             return loss

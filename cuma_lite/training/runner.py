@@ -26,7 +26,7 @@ from cuma_lite.curriculum import CurriculumScheduler
 from cuma_lite.data.io import read_jsonl, write_jsonl
 from cuma_lite.errors import UserError
 from cuma_lite.prompts import format_prompt
-from cuma_lite.rewards import GroupVote, MajorityVoteReward
+from cuma_lite.rewards import GoldAnswerReward, GroupVote, MajorityVoteReward
 
 logger = logging.getLogger(__name__)
 
@@ -404,10 +404,12 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
     gold = {str(r["id"]): str(r["answer"]) for r in data.train if r.get("answer") not in (None, "")}
     vote_log = VoteLog(out, gold, cfg.train.samples_per_step if state.is_main_process else 0)
     args = _grpo_args(cfg, out, per_device=generation_batch // (state.num_processes * ga))
+    reward_funcs, weights = _reward_funcs(cfg, reward, gold)
+    args.reward_weights = weights
     cls = cuma_trainer_class(trainer_base(cfg))
     trainer = cls(
         model=model,
-        reward_funcs=[reward],
+        reward_funcs=reward_funcs,
         args=args,
         train_dataset=training_dataset(data.train, scheduler, cfg),
         processing_class=tokenizer,
@@ -415,14 +417,36 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
         sampler=sampler,
         on_votes=vote_log,
         mask_normaliser=cfg.vote.mask_normaliser,
+        min_groups_per_update=cfg.train.min_groups_per_update,
+        vote_is_reward=cfg.reward.kind == "majority",
     )
     vote_log.trainer = trainer
+    for func in reward_funcs:
+        if hasattr(func, "bind"):
+            func.bind(trainer)
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; our progress bar shows the signals
     trainer.add_callback(
         MetricsCallback(out / "metrics.jsonl", scheduler, also_truncate=(vote_log.samples_path,))
     )
     trainer.add_callback(RichProgressCallback())
     return trainer
+
+
+def _reward_funcs(
+    cfg: Config, vote: MajorityVoteReward, gold: dict[str, str]
+) -> tuple[list[Any], list[float]]:
+    """The reward functions and their weights. The vote always runs: it drives the mask, the curriculum and the
+    logs; with another ``reward.kind`` it is weighted 0 and that kind's reward is the one optimised."""
+    kind = cfg.reward.kind
+    if kind == "majority":
+        return [vote], [1.0]
+    if kind == "gold":
+        if not gold:
+            raise UserError("reward.kind=gold needs gold answers ('answer' column) in the training data.")
+        return [vote, GoldAnswerReward(gold)], [0.0, 1.0]
+    from cuma_lite.training.confidence import ConfidenceReward
+
+    return [vote, ConfidenceReward(kind, temperature=cfg.rollout.temperature)], [0.0, 1.0]
 
 
 def _grpo_args(cfg: Config, out: Path, *, per_device: int) -> Any:
