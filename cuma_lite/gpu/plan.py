@@ -191,6 +191,14 @@ class MemoryPlan:
 # --------------------------------------------------------------------------------------------------- planning
 
 
+def _floor2(x: float) -> float:
+    return math.floor(x * 100 + 1e-9) / 100
+
+
+def _ceil2(x: float) -> float:
+    return math.ceil(x * 100 - 1e-9) / 100
+
+
 def _uses_vllm(cfg: Config) -> bool:
     return cfg.model.backend == "unsloth" and cfg.model.fast_inference
 
@@ -377,13 +385,13 @@ def plan_config(
         if u < plan.util_min - 1e-9:
             problems.append(
                 f"model.gpu_memory_utilization={u:g} gives vLLM {u * card:.1f} GiB, but its weights, runtime and "
-                f"one group's KV cache need {w + runtime + kv:.1f} GiB (use >= {plan.util_min:.2f})."
+                f"one group's KV cache need {w + runtime + kv:.1f} GiB (use >= {_ceil2(plan.util_min):.2f})."
             )
         if u > plan.util_max + 1e-9:
             problems.append(
                 f"model.gpu_memory_utilization={u:g} reserves {u * card:.1f} GiB for vLLM, leaving "
                 f"{card - u * card:.1f} GiB for the {outside:.1f} GiB the trainer keeps outside it "
-                f"(use <= {plan.util_max:.2f})."
+                f"(use <= {_floor2(plan.util_max):.2f})."
             )
     if (p * g) % ga:
         problems.append(
@@ -417,8 +425,7 @@ def _util_fix(plan: MemoryPlan) -> float | None:
     """A gpu_memory_utilization inside the consistent window (the largest, for the most KV cache), or None."""
     if plan.util_min is None or plan.util_max is None:
         return None
-    hi = math.floor(min(plan.util_max, UTIL_CAP) * 100) / 100
-    lo = math.ceil(plan.util_min * 100) / 100
+    hi, lo = _floor2(min(plan.util_max, UTIL_CAP)), _ceil2(plan.util_min)
     return hi if hi >= lo and hi >= 0.05 else None
 
 
