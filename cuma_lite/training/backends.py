@@ -3,7 +3,8 @@
 ``model.name`` is a local directory, a hub id, or ``embedded:NAME`` for a model shipped in the package
 (``embedded:tiny-math``). LoRA when ``lora.r > 0``; ``lora.r = 0`` trains every weight (a ~1M-parameter model
 may need it). The ``unsloth`` backend (4-bit QLoRA with shared-weight vLLM rollouts) is selected with
-``model.backend=unsloth`` and lives in its own module, imported only then.
+``model.backend=unsloth`` and lives in :mod:`cuma_lite.training.unsloth_backend`, imported only then
+(importing unsloth rewrites TRL's trainers globally).
 
 4-bit on a CPU (stack.md §4): an eval-mode, no-grad forward right after loading repacks the weights for CPU
 inference, after which training fails. :func:`needs_train_mode_generation` tells the caller to keep such a
@@ -52,23 +53,41 @@ def torch_dtype(cfg: Config) -> Any:
 def load_policy(cfg: Config) -> tuple[Any, Any]:
     """(model, tokenizer) for training, from the backend ``model.backend`` names."""
     if cfg.model.backend == "unsloth":
-        raise UserError(
-            "model.backend=unsloth is not available yet in this version; use model.backend=hf "
-            "(transformers + peft, optionally model.load_in_4bit=true)."
-        )
+        from cuma_lite.training.unsloth_backend import load_unsloth_policy
+
+        return load_unsloth_policy(cfg)
     return load_hf_policy(cfg)
 
 
 def trainer_base(cfg: Config) -> type:
-    """The GRPO trainer class the CuMa subclass extends (TRL's; Unsloth patches it in place when imported)."""
+    """The GRPO trainer class the CuMa subclass extends: ``trl.GRPOTrainer`` as it is in use. For ``unsloth``
+    that is the class Unsloth's import put in its place (stack.md §7), so call this after :func:`load_policy`."""
+    if cfg.model.backend == "unsloth":
+        from cuma_lite.training.unsloth_backend import patched_trainer_base
+
+        return patched_trainer_base(cfg)
     import trl
 
     return trl.GRPOTrainer
 
 
 def grpo_overrides(cfg: Config) -> dict[str, Any]:
-    """Backend-specific ``GRPOConfig`` arguments (e.g. vLLM rollouts); none for ``hf``."""
+    """Backend-specific ``GRPOConfig`` arguments: rollouts on the shared vLLM engine for ``unsloth``; none for ``hf``."""
+    if cfg.model.backend == "unsloth":
+        from cuma_lite.training.unsloth_backend import unsloth_grpo_overrides
+
+        return unsloth_grpo_overrides(cfg)
     return {}
+
+
+def save_adapter(cfg: Config, model: Any, directory: str | Path) -> None:
+    """The trained LoRA adapter in peft format (``adapter_config.json`` + ``adapter_model.safetensors``)."""
+    if cfg.model.backend == "unsloth":
+        from cuma_lite.training.unsloth_backend import save_unsloth_adapter
+
+        save_unsloth_adapter(model, str(directory))
+        return
+    model.save_pretrained(directory, safe_serialization=True)
 
 
 def load_hf_policy(cfg: Config) -> tuple[Any, Any]:
