@@ -100,9 +100,11 @@ def doctor() -> None:
         )
     else:
         console.print(f"GPU: none -- {escape(gpu.how)}", highlight=False)
-    table = Table("backend", "runs here", "why", "to install", title="backends")
-    for b in backends(pkgs, gpu):
-        table.add_row(
-            b.name, "[green]yes[/]" if b.runs_here else "[red]no[/]", escape(b.why), escape(b.install)
-        )
+    table = Table("backend", "runs here", "why", title="backends")
+    found = backends(pkgs, gpu)
+    for b in found:
+        table.add_row(b.name, "[green]yes[/]" if b.runs_here else "[red]no[/]", escape(b.why))
     console.print(table)
+    for b in found:
+        if not b.runs_here:
+            console.print(f"to run [bold]{b.name}[/] here: {escape(b.install)}", highlight=False)

@@ -117,6 +117,8 @@ class MemoryPlan:
     """Sequences of S tokens vLLM's KV cache holds at the configured gpu_memory_utilization."""
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    headroom: float = 0.0
+    """Share of the card the plan keeps free (see :func:`plan_config`)."""
 
     @property
     def fits(self) -> bool:
@@ -238,9 +240,17 @@ def unsloth_logprob_rows(n_tokens: int, arch: ModelArch) -> int:
 
 
 def plan_config(
-    cfg: Config, gpu_mem_gib: float | None = None, *, arch: ModelArch | None = None, online: bool = True
+    cfg: Config,
+    gpu_mem_gib: float | None = None,
+    *,
+    arch: ModelArch | None = None,
+    online: bool = True,
+    headroom: float = 0.0,
 ) -> MemoryPlan:
-    """The memory plan of ``cfg`` on a card of ``gpu_mem_gib`` GiB (None: the visible GPU, via nvidia-smi)."""
+    """The memory plan of ``cfg`` on a card of ``gpu_mem_gib`` GiB (None: the visible GPU, via nvidia-smi).
+
+    ``headroom``: the share of the card to keep free (0.15 after an out-of-memory the estimate did not foresee);
+    gpu_memory_utilization stays a share of the whole card."""
     if gpu_mem_gib is None:
         gpu_mem_gib = detect_gpu_mem_gib()
         if gpu_mem_gib is None:
@@ -373,13 +383,15 @@ def plan_config(
     total = rollout + train - both if vllm and not m.vllm_standby else max(rollout, train)
 
     plan = MemoryPlan(cfg, arch, gpu_mem_gib, rows, rollout, train, total, problems=problems, notes=notes)
-    card = gpu_mem_gib
-    if total > card:
-        problems.append(f"needs {total:.1f} GiB but the card has {card:g} GiB.")
+    card, usable = gpu_mem_gib, gpu_mem_gib * (1 - headroom)
+    plan.headroom = headroom
+    if total > usable:
+        keep = f" ({headroom:.0%} kept free: {usable:.1f} GiB usable)" if headroom else ""
+        problems.append(f"needs {total:.1f} GiB but the card has {card:g} GiB{keep}.")
     if vllm:
         outside = lora + ctx + (0 if m.vllm_standby else train_dynamic + reserve)
         plan.util_min = (w + runtime + kv) / card
-        plan.util_max = (card - outside) / card
+        plan.util_max = (usable - outside) / card
         u = m.gpu_memory_utilization
         plan.kv_seqs_at_util = max(int((u * card - w - runtime) * GIB // (s * per_tok)), 0)
         if u < plan.util_min - 1e-9:
@@ -483,14 +495,16 @@ def _fitting_changes(plan: MemoryPlan, limit: int) -> list[dict[str, Any]]:
             trial_cfg = apply_overrides(cfg, changes)
         except ConfigError:
             continue
-        trial = plan_config(trial_cfg, plan.card_gib, arch=plan.arch)
+        trial = plan_config(trial_cfg, plan.card_gib, arch=plan.arch, headroom=plan.headroom)
         if (
             not trial.fits
             and (u := _util_fix(trial)) is not None
             and u != trial_cfg.model.gpu_memory_utilization
         ):
             changes = {**changes, UTIL_KEY: u}
-            trial = plan_config(apply_overrides(cfg, changes), plan.card_gib, arch=plan.arch)
+            trial = plan_config(
+                apply_overrides(cfg, changes), plan.card_gib, arch=plan.arch, headroom=plan.headroom
+            )
         if trial.fits:
             found.append({**base, **changes})
             if len(found) >= limit:
@@ -552,10 +566,15 @@ def oom_advice(cfg: Config, gpu_mem_gib: float | None) -> str:
         advice = plan.suggestions()
         if plan.fits:
             # the estimate fitted but the card did not: plan against 85% of it to leave real headroom
-            tighter = plan_config(cfg, plan.card_gib * 0.85, arch=plan.arch)
+            tighter = plan_config(cfg, plan.card_gib, arch=plan.arch, headroom=0.15)
             advice = tighter.suggestions()
             if advice:
                 lines.append("It expected this to fit; settings that fit with 15% headroom:")
+            elif tighter.fits:
+                lines.append(
+                    "It expected this to fit even with 15% headroom: another process may hold GPU memory "
+                    "(check nvidia-smi), or the estimate is off for this setup; lower the knobs above one at a time."
+                )
         elif advice:
             lines.append("Settings the planner expects to fit:")
         lines += [f"  {a}" for a in advice]
