@@ -23,9 +23,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from cuma_lite.errors import UserError
 
@@ -207,11 +209,22 @@ def _read_config(path: Path, name: str) -> ModelArch:
     return arch_from_config(cfg, name=name, source=str(path))
 
 
+def _reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    url = urlparse(endpoint)
+    try:
+        with socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _from_hub(name: str) -> ModelArch | None:
     """Best effort: ``config.json`` from the hub. Offline, gated or missing -> None (the caller explains)."""
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import constants, hf_hub_download
 
+        if constants.HF_HUB_OFFLINE or not _reachable(constants.ENDPOINT):
+            return None  # no hub here: fail in seconds, not after huggingface_hub's retries
         path = hf_hub_download(name, "config.json")
         return _read_config(Path(path), name)
     except Exception as e:  # any failure (offline, 404, bad JSON) falls back; the caller raises a clear error
