@@ -499,3 +499,38 @@ def test_confidence_rewards_train_without_the_vote(tiny_model_dir, tmp_path, kin
     before = load_file(Path(resolve_model_path(str(tiny_model_dir))) / "model.safetensors")
     after = final_state(tmp_path / "run")
     assert any(not torch.equal(before[n], after[n]) for n in before if n in after)
+
+
+def test_cuda_oom_stops_with_the_knobs_and_the_checkpoint_resumes(tiny_model_dir, tmp_path, monkeypatch):
+    """An out-of-memory error in step 2 ends the run with advice (no traceback); checkpoint-1 resumes it."""
+    from transformers import TrainerCallback
+
+    from cuma_lite.errors import UserError
+    from cuma_lite.training import runner
+
+    class OutOfMemoryAtStep2(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    build = runner.build_trainer
+
+    def build_failing(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.add_callback(OutOfMemoryAtStep2())
+        return trainer
+
+    cfg = small_config(tiny_model_dir, tmp_path / "run", "train.save_steps=1")
+    monkeypatch.setattr(runner, "build_trainer", build_failing)
+    with pytest.raises(UserError) as err:
+        runner.run_training(cfg)
+    message = str(err.value)
+    assert "CUDA out of memory at step 1" in message
+    assert (
+        "rollout.num_generations" in message and "rollout.max_new_tokens" in message and "--resume" in message
+    )
+    assert (tmp_path / "run" / "checkpoint-1").is_dir()
+
+    monkeypatch.setattr(runner, "build_trainer", build)
+    summary = runner.run_training(cfg, resume=True)
+    assert summary["steps"] == 2

@@ -273,7 +273,14 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
         trainer.restore_curriculum(Path(checkpoint))
         console.print(f"resuming from [bold]{checkpoint}[/]")
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    except Exception as e:
+        if _is_cuda_oom(e):
+            raise UserError(
+                f"CUDA out of memory at step {trainer.state.global_step}.\n{_oom_advice(cfg)}"
+            ) from None
+        raise
     train_seconds = time.perf_counter() - start
     final_dir = save_final(trainer, tokenizer, cfg, out)
 
@@ -292,6 +299,22 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
         f"mean mask rate {summary['mean_mask_rate']:.2f}, final weights in [bold]{final_dir}[/]"
     )
     return summary
+
+
+def _is_cuda_oom(error: BaseException) -> bool:
+    import torch
+
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "CUDA out of memory" in str(error)
+
+
+def _oom_advice(cfg: Config) -> str:
+    """The knobs to lower and the planner's view (the checkpoints already written are untouched)."""
+    import torch
+
+    from cuma_lite.gpu.plan import oom_advice
+
+    card = torch.cuda.get_device_properties(0).total_memory / 2**30 if torch.cuda.is_available() else None
+    return oom_advice(cfg, card)
 
 
 class _DropMaskedRewardWarning(logging.Filter):
