@@ -20,6 +20,7 @@ def _script():
     return module
 
 
+@pytest.mark.slow  # ~35 s each: building the modules, even on the meta device
 @pytest.mark.parametrize(
     ("arch", "params"),
     [("qwen2.5-0.5b", 494_032_768), ("qwen2.5-1.5b", 1_543_714_304)],  # the model cards' 0.49B and 1.54B
