@@ -188,20 +188,38 @@ def _eval_table(result: dict[str, Any]) -> Table:
 def repro(
     out: Annotated[Path, typer.Option(help="Directory for the runs and results.*")] = Path("runs/repro"),
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per base x method.")] = 3,
-    quick: Annotated[
-        bool, typer.Option(help="One seed, 40 steps a run (about 12 minutes on 2 cores).")
-    ] = False,
+    quick: Annotated[bool, typer.Option(help="Seed 0 only: the first third of the full grid.")] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Runs side by side (one CPU thread each).")] = 2,
+    methods: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated subset of: ttrl, cuma, mask-only, curriculum-only, intuitor, rent, gold."
+        ),
+    ] = "all",
+    bases: Annotated[str, typer.Option(help="Comma-separated subset of: weak, strong.")] = "all",
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a key of every run, e.g. --set train.max_steps=100."),
     ] = None,
 ) -> None:
-    """The paper in miniature: TTRL vs CuMa (and its ablations) on a weak and a strong tiny base."""
+    """The paper in miniature: TTRL vs CuMa, its ablations and label-free baselines, on a weak and a strong base."""
     from cuma_lite.config import load_config
-    from cuma_lite.repro import run_repro
+    from cuma_lite.repro import BASES, METHODS, PRESET, run_repro
 
-    load_config("tiny-cpu", list(set_ or []))  # a bad override fails now, not after the first runs
-    results = run_repro(out, seeds=seeds, quick=quick, overrides=list(set_ or []))
+    overrides = list(set_ or [])
+    load_config(PRESET, overrides)  # a bad override fails now, not after the first runs
+    chosen_methods = (
+        list(METHODS) if methods == "all" else [m.strip() for m in methods.split(",") if m.strip()]
+    )
+    chosen_bases = list(BASES) if bases == "all" else [b.strip() for b in bases.split(",") if b.strip()]
+    results = run_repro(
+        out,
+        seeds=1 if quick else seeds,
+        jobs=jobs,
+        methods=chosen_methods,
+        bases=chosen_bases,
+        overrides=overrides,
+    )
     console.print((out / "results.md").read_text())
     console.print(
         f"{len(results['runs'])} runs; results in [bold]{out}[/] (results.json, results.md, results.png)"

@@ -10,11 +10,12 @@ Three overrides, each calling ``super()``:
   count in the loss normaliser and still receive the KL/entropy terms. We zero their rows of ``completion_mask``
   and recompute ``num_items_in_batch`` from the new mask (TRL computed it before we get the dict back), so a
   masked group contributes exactly what a removed group would (for the ``dapo`` and ``bnpo`` losses, whose
-  normalisers count tokens: the only ``train.loss_type`` values the config accepts). ``vote.mask_normaliser=batch`` (``dapo`` only) keeps
-  the masked tokens in the normaliser instead -- the gradient of a step is then scaled by its unmasked share, as
-  with TRL's ``None`` reward alone -- an ablation for the miniature reproduction. According to stack.md §7, Unsloth's compiled
-  ``compute_loss`` (``unsloth/models/rl_replacements.py``, ``grpo_trainer_compute_loss``) reads the same two
-  fields, so the mask should survive its patched trainer too; not yet checked against the pinned wheel.
+  normalisers count tokens: the only ``train.loss_type`` values the config accepts).
+  ``vote.mask_normaliser=batch`` (``dapo`` only) keeps the masked tokens in the normaliser instead -- the gradient
+  of a step is then scaled by its unmasked share, as with TRL's ``None`` reward alone -- an ablation. Unsloth's
+  compiled ``compute_loss`` reads the same two fields, so the mask survives its patched trainer: checked in the
+  unsloth 2026.10.9 wheel, file, function and line, in the docstring of
+  :mod:`cuma_lite.training.unsloth_backend`.
 - ``training_step``: when *every* group of the generation batch is masked (on all processes), the gradients are
   dropped (set to ``None``), so the optimiser -- whose momentum would otherwise still move the weights -- leaves
   every parameter unchanged. With ``train.min_groups_per_update = K > 0`` the gradients are *banked* instead:

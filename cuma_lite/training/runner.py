@@ -519,7 +519,12 @@ def save_final(trainer: Any, tokenizer: Any, cfg: Config, out: Path) -> Path:
     final_dir = out / ("adapter" if cfg.lora.r > 0 else "model")
     if trainer.accelerator.is_main_process:
         model = trainer.accelerator.unwrap_model(trainer.model)
-        model.save_pretrained(final_dir, safe_serialization=True)
+        if cfg.lora.r > 0:
+            from cuma_lite.training.backends import save_adapter
+
+            save_adapter(cfg, model, final_dir)
+        else:
+            model.save_pretrained(final_dir, safe_serialization=True)
         tokenizer.save_pretrained(final_dir)
     trainer.accelerator.wait_for_everyone()
     return final_dir
