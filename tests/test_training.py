@@ -534,3 +534,30 @@ def test_cuda_oom_stops_with_the_knobs_and_the_checkpoint_resumes(tiny_model_dir
     monkeypatch.setattr(runner, "build_trainer", build)
     summary = runner.run_training(cfg, resume=True)
     assert summary["steps"] == 2
+
+
+def test_a_csv_without_difficulty_is_graded_label_free_before_training(tiny_model_dir, tmp_path):
+    """--data takes any supported format with a field mapping; difficulty_source=estimate grades it first."""
+    import csv
+
+    from cuma_lite.training import run_training
+
+    path = tmp_path / "questions.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["question", "notes"])
+        for i in range(12):
+            writer.writerow([f"Compute {i}+{i + 3}.", "no answer here"])
+    cfg = small_config(
+        tiny_model_dir,
+        tmp_path / "run",
+        f"data.path={path}",
+        "data.problem_field=question",
+        "curriculum.difficulty_source=estimate",
+    )
+    run_training(cfg)
+    graded = [json.loads(line) for line in (tmp_path / "run" / "difficulty.jsonl").read_text().splitlines()]
+    assert len(graded) == 12
+    assert all(isinstance(r["difficulty"], int) and 0 <= r["majority_share"] <= 1 for r in graded)
+    assert [r["problem"] for r in graded] == [f"Compute {i}+{i + 3}." for i in range(12)]
+    assert len(metrics(tmp_path / "run")) == 2

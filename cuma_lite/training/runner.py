@@ -121,7 +121,14 @@ def load_run_data(cfg: Config) -> RunData:
             cfg.data.synth_task, levels, cfg.data.synth_per_level, cfg.train.seed, exclude=exclude
         )
         return RunData(train, held)
-    rows = read_jsonl(cfg.data.path)
+    from cuma_lite.data.loaders import load_rows
+
+    rows = load_rows(
+        cfg.data.path,
+        problem_field=cfg.data.problem_field,
+        answer_field=cfg.data.answer_field,
+        difficulty_field=cfg.data.difficulty_field,
+    )
     graded = [r for r in rows if r.get("answer") not in (None, "")]
     eval_rows = _take_per_level(graded, cfg.eval.per_level) if len(graded) == len(rows) else []
     held = {id(r) for r in eval_rows}
@@ -164,9 +171,15 @@ def training_dataset(rows: list[dict[str, Any]], scheduler: CurriculumScheduler,
 
 def _difficulties(rows: list[dict[str, Any]], cfg: Config) -> list[float | int]:
     values = [r.get("difficulty") for r in rows]
+    if cfg.curriculum.difficulty_source == "none":
+        return [0] * len(rows)
     if all(v is None for v in values):
         if cfg.curriculum.mode != "off":
-            logger.warning("the data has no 'difficulty' column: the curriculum sees a single level.")
+            logger.warning(
+                "the data has no 'difficulty' column: the curriculum sees a single level. Set "
+                "curriculum.difficulty_source=estimate to measure it label-free before training (or run "
+                "`cuma-lite data difficulty`)."
+            )
         return [0] * len(rows)
     if any(v is None for v in values):
         missing = next(i for i, v in enumerate(values) if v is None)
@@ -174,6 +187,40 @@ def _difficulties(rows: list[dict[str, Any]], cfg: Config) -> list[float | int]:
             f"row id={rows[missing]['id']} has no 'difficulty' while others do; give every row one, or none."
         )
     return values  # type: ignore[return-value]
+
+
+DIFFICULTY_FILE = "difficulty.jsonl"
+
+
+def estimate_train_difficulty(
+    rows: list[dict[str, Any]], model: Any, tokenizer: Any, cfg: Config, out: Path
+) -> tuple[list[dict[str, Any]], bool]:
+    """``curriculum.difficulty_source=estimate``: grade the training prompts label-free with the base policy.
+
+    Each prompt is sampled ``rollout.num_generations`` times; its majority share sets its level (high agreement =
+    easy; :mod:`cuma_lite.data.difficulty`). The graded rows are written to ``difficulty.jsonl`` in the run, and a
+    resumed run reads them back instead of sampling again. Returns (rows, whether the model generated)."""
+    from cuma_lite.data.difficulty import estimate_difficulty
+
+    path = out / DIFFICULTY_FILE
+    if path.exists():
+        graded = {r["id"]: r for r in read_jsonl(path)}
+        if set(graded) >= {r["id"] for r in rows}:
+            return [graded[r["id"]] for r in rows], False
+    logger.info("estimating the difficulty of %d prompts from the base policy's votes", len(rows))
+    graded_rows = estimate_difficulty(
+        rows,
+        model,
+        tokenizer,
+        samples=cfg.rollout.num_generations,
+        prompt_style=cfg.model.prompt_style,
+        max_new_tokens=cfg.rollout.max_new_tokens,
+        temperature=cfg.rollout.temperature,
+        batch_size=cfg.eval.batch_size,
+        seed=cfg.train.seed,
+    )
+    write_jsonl(path, graded_rows)
+    return graded_rows, True
 
 
 def check_prompt_lengths(rows: list[dict[str, Any]], tokenizer: Any, cfg: Config) -> None:
@@ -259,9 +306,14 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
     check_prompt_lengths(data.train, tokenizer, cfg)
     init_output_dir(out, cfg, resume=resume)
 
+    estimated = False
+    if cfg.curriculum.difficulty_source == "estimate" and cfg.curriculum.mode != "off":
+        data.train, estimated = estimate_train_difficulty(data.train, model, tokenizer, cfg, out)
     evaluate = HeldOutEval(data.eval, cfg, console)
     before = evaluate(model, tokenizer, step=0, tag="before") if checkpoint is None else None
-    if before is not None and _needs_reload(cfg):  # 4-bit on CPU: the no-grad forward repacked the weights
+    if (before is not None or estimated) and _needs_reload(
+        cfg
+    ):  # 4-bit on CPU: generation repacked the weights
         model, tokenizer = _load_policy(cfg)
 
     trainer = build_trainer(cfg, model, tokenizer, data, out)
