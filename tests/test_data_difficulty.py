@@ -110,8 +110,8 @@ def invoke(*args: str):
 
 
 def synth_file(path: Path, per_level: int = 4, levels: str = "1-3") -> Path:
-    from cuma_lite.data.io import write_jsonl
     from cuma_lite.config import parse_levels
+    from cuma_lite.data.io import write_jsonl
     from cuma_lite.data.synthetic import generate
 
     write_jsonl(path, generate("arithmetic", parse_levels(levels), per_level, seed=3))

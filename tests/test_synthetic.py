@@ -222,7 +222,7 @@ def test_exclude_makes_a_disjoint_held_out_set():
 
 
 def test_list_tasks_and_registry():
-    assert list_tasks() == ["arithmetic", "linear"]
+    assert list_tasks() == ["arithmetic", "fractions", "linear", "modular"]
     for task in TASKS.values():
         assert task.levels == (1, 2, 3, 4, 5)
         assert task.description
@@ -233,7 +233,10 @@ def test_list_tasks_and_registry():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("geometry", [1], 5), "unknown synthetic task 'geometry'; choose one of arithmetic, linear"),
+        (
+            ("geometry", [1], 5),
+            "unknown synthetic task 'geometry'; choose one of arithmetic, fractions, linear, modular",
+        ),
         (("arithmetic", [0, 6], 5), r"\[0, 6\] are not among them"),
         (("arithmetic", [], 5), "no levels"),
         (("arithmetic", [1, 1], 5), "repeat a level"),
@@ -244,3 +247,69 @@ def test_list_tasks_and_registry():
 def test_bad_requests_say_what_to_do(args, message):
     with pytest.raises(ValueError, match=message):
         generate(*args, seed=0)
+
+
+# ---- fractions and modular: answers re-derived from the problem text ------------------------------------------
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_fractions_answers_recomputed(level):
+    from cuma_lite.data.synthetic import FRACTION_DENOMINATORS
+
+    for item in generate("fractions", [level], 50, seed=1):
+        m = re.fullmatch(r"Compute (\d+/\d+)((?:[+-]\d+/\d+)+)\.", item["problem"])
+        assert m, item["problem"]
+        terms = [(op, Fraction(t)) for op, t in re.findall(r"([+-])(\d+/\d+)", m.group(2))]
+        assert len(terms) == level
+        total = Fraction(m.group(1))
+        for op, t in terms:
+            total = total + t if op == "+" else total - t
+        assert Fraction(item["answer"]) == total
+        assert item["answer"] == (
+            str(total.numerator) if total.denominator == 1 else f"{total.numerator}/{total.denominator}"
+        )
+        dens = [int(d) for d in re.findall(r"/(\d+)", item["problem"])]
+        assert all(2 <= d <= FRACTION_DENOMINATORS[level - 1] for d in dens)
+        assert item["solution"].endswith(f"\\boxed{{{item['answer']}}}")
+        assert len(re.findall(r"=", item["solution"])) == level  # one step per operation
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_modular_answers_recomputed(level):
+    from cuma_lite.data.synthetic import MODULI
+
+    for item in generate("modular", [level], 50, seed=2):
+        m = re.fullmatch(
+            r"Compute (\d+)((?:[+*]\d+)+) mod (\d+), applying the operations left to right\.", item["problem"]
+        )
+        assert m, item["problem"]
+        mod = int(m.group(3))
+        assert mod in MODULI[level - 1]
+        ops = re.findall(r"([+*])(\d+)", m.group(2))
+        assert len(ops) == level
+        total = int(m.group(1))
+        for op, b in ops:
+            total = total + int(b) if op == "+" else total * int(b)
+        assert item["answer"] == str(total % mod)
+        assert item["solution"].endswith(f"\\boxed{{{item['answer']}}}")
+
+
+def test_reasoning_gym_families_are_graded_and_deterministic():
+    pytest.importorskip("reasoning_gym")
+    from cuma_lite.data.families import generate_family, list_families
+
+    assert {"fractions", "modular", "rg:chain_sum", "rg:gcd"} <= {name for name, _, _ in list_families()}
+    a = generate_family("rg:chain_sum", [1, 5], 5, seed=0)
+    assert a == generate_family("rg:chain_sum", [1, 5], 5, seed=0)
+    for item in a:
+        numbers = re.findall(r"\d+", item["problem"].split(":")[-1])
+        assert len(numbers) == item["difficulty"] + 1  # level L: L+1 terms
+        expr = item["problem"].split(":")[-1].rstrip("= ")
+        assert str(eval(expr)) == item["answer"]  # the gold answer, recomputed
+    gcd = generate_family("rg:gcd", [2], 5, seed=0)
+    for item in gcd:
+        from functools import reduce
+        from math import gcd as g
+
+        numbers = [int(n) for n in re.findall(r"\d+", item["problem"].split(":")[1].split(".")[0])]
+        assert str(reduce(g, numbers)) == item["answer"] and max(numbers) <= 100
