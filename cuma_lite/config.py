@@ -226,10 +226,9 @@ class Config:
             "vote.mask_normaliser=batch needs train.loss_type=dapo (its normaliser spans the generation batch).",
         )
         _check(
-            not self.train.min_groups_per_update
-            or (self.train.gradient_accumulation_steps == 1 and self.vote.mask_normaliser == "unmasked"),
-            "train.min_groups_per_update needs train.gradient_accumulation_steps=1 and "
-            "vote.mask_normaliser=unmasked (it does its own accumulation, weighted by unmasked tokens).",
+            not self.train.min_groups_per_update or self.vote.mask_normaliser == "unmasked",
+            "train.min_groups_per_update needs vote.mask_normaliser=unmasked (the bank weights each step by its "
+            "unmasked tokens).",
         )
         _check(
             not (self.model.backend == "unsloth" and self.lora.r == 0),

@@ -436,7 +436,10 @@ def test_4bit_lora_runs_on_cpu_after_a_before_eval(tiny_model_dir, tmp_path):
     assert [e["eval_tag"] for e in metrics(out, evals=True)] == ["before", "after"]
 
 
-def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(tiny_model_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(
+    tiny_model_dir, tmp_path, monkeypatch, accumulation
+):
     """min_groups_per_update=2 with one informative group a step: step 1 only banks (nothing moves, not even
     Adam's state), step 2 releases the banked gradient and the weights move."""
     from transformers import TrainerCallback
@@ -467,6 +470,7 @@ def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(tiny_model_d
         "vote.min_share=0.5",
         "curriculum.mode=off",
         "train.min_groups_per_update=2",
+        f"train.gradient_accumulation_steps={accumulation}",
     )
     runner.run_training(cfg)
     assert len(snapshots) == 3
