@@ -193,7 +193,8 @@ def repro(
     methods: Annotated[
         str,
         typer.Option(
-            help="Comma-separated subset of: ttrl, cuma, mask-only, curriculum-only, intuitor, rent, gold."
+            help="Comma-separated subset of: ttrl, cuma, cuma-no-bank, mask-only, curriculum-only, intuitor, rent, "
+            "gold."
         ),
     ] = "all",
     bases: Annotated[str, typer.Option(help="Comma-separated subset of: weak, strong.")] = "all",

@@ -36,6 +36,7 @@ _LABEL_FREE_BASELINE = ("vote.min_share=0", "curriculum.mode=off", "train.min_gr
 METHODS: dict[str, tuple[str, ...]] = {
     "ttrl": _LABEL_FREE_BASELINE,
     "cuma": (),
+    "cuma-no-bank": ("train.min_groups_per_update=0",),
     "mask-only": ("curriculum.mode=off",),
     "curriculum-only": ("vote.min_share=0", "train.min_groups_per_update=0"),
     "intuitor": (*_LABEL_FREE_BASELINE, "reward.kind=self_certainty", "train.scale_rewards=group"),
