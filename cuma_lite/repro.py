@@ -44,6 +44,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     "gold": (*_LABEL_FREE_BASELINE, "reward.kind=gold"),
 }
 """Overrides of the ``repro-cpu`` preset (which is CuMa) per method."""
+QUICK_METHODS = ("ttrl", "cuma", "mask-only", "curriculum-only", "intuitor", "rent")
+"""``--quick``: seed 0 of the paper's comparison (without the bank ablation and the gold control)."""
 
 
 @dataclass(frozen=True)
