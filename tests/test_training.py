@@ -413,7 +413,7 @@ def test_prompts_longer_than_the_context_are_refused(tiny_model_dir, tmp_path):
         tmp_path / "long.jsonl", [{"problem": "Compute " + "1+" * 200 + "1."}, {"problem": "Compute 1+1."}]
     )
     cfg = small_config(tiny_model_dir, tmp_path / "run", f"data.path={tmp_path / 'long.jsonl'}")
-    with pytest.raises(UserError, match=r"prompt id=1 is \d+ tokens"):
+    with pytest.raises(UserError, match=r"prompt id=row-1 is \d+ tokens"):
         run_training(cfg)
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
 

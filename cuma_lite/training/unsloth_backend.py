@@ -160,5 +160,9 @@ def unsloth_grpo_overrides(cfg: Config) -> dict[str, Any]:
 
 def save_unsloth_adapter(model: Any, directory: str) -> None:
     """The adapter in peft format (``adapter_config.json`` + ``adapter_model.safetensors``): ``model.save_lora``
-    (``unsloth/models/_utils.py``, ``patch_peft_fast_inference`` l. 8076-8103)."""
-    model.save_lora(directory)
+    (``unsloth/models/_utils.py``, ``patch_peft_fast_inference`` l. 8076-8103), which Unsloth binds only with
+    ``fast_inference``; otherwise the peft model's own ``save_pretrained`` writes the same files."""
+    if hasattr(model, "save_lora"):
+        model.save_lora(directory)
+    else:
+        model.save_pretrained(directory, safe_serialization=True)
