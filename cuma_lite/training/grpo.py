@@ -213,7 +213,8 @@ def cuma_trainer_class(base: type) -> type:
         def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> torch.Tensor:
             loss = super().training_step(model, inputs, num_items_in_batch)
             if self.bank is not None:
-                if self.accelerator.sync_gradients:  # the last micro-batch: p.grad is the whole batch's gradient
+                # bank at the last micro-batch only, where p.grad holds the whole generation batch's gradient
+                if self.accelerator.sync_gradients:
                     ready = self.bank.add(model, tokens=self._step_tokens, groups=self._step_groups)
                     self._metrics["train"]["cuma/update"].append(float(ready))
             elif self._all_masked:  # no group had a majority: no update at all, not even Adam's momentum
