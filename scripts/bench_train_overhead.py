@@ -72,7 +72,10 @@ def run(kind: str, overrides: list[str], out: Path) -> list[float]:
         )
         ttrl_plain_reward.num_generations = cfg.rollout.num_generations
         args = runner._grpo_args(
-            cfg, out, per_device=cfg.train.prompts_per_step * cfg.rollout.num_generations
+            cfg,
+            out,
+            per_device=cfg.train.prompts_per_step * cfg.rollout.num_generations,
+            reward_weights=[1.0],
         )
         args.shuffle_dataset = True
         args.save_strategy = "no"

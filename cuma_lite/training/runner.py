@@ -311,9 +311,8 @@ def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) 
         data.train, estimated = estimate_train_difficulty(data.train, model, tokenizer, cfg, out)
     evaluate = HeldOutEval(data.eval, cfg, console)
     before = evaluate(model, tokenizer, step=0, tag="before") if checkpoint is None else None
-    if (before is not None or estimated) and _needs_reload(
-        cfg
-    ):  # 4-bit on CPU: generation repacked the weights
+    generated = before is not None or estimated
+    if generated and _needs_reload(cfg):  # 4-bit on CPU: a no-grad generation repacked the weights
         model, tokenizer = _load_policy(cfg)
 
     trainer = build_trainer(cfg, model, tokenizer, data, out)
@@ -478,9 +477,10 @@ def build_trainer(cfg: Config, model: Any, tokenizer: Any, data: RunData, out: P
     )
     gold = {str(r["id"]): str(r["answer"]) for r in data.train if r.get("answer") not in (None, "")}
     vote_log = VoteLog(out, gold, cfg.train.samples_per_step if state.is_main_process else 0)
-    args = _grpo_args(cfg, out, per_device=generation_batch // (state.num_processes * ga))
     reward_funcs, weights = _reward_funcs(cfg, reward, gold)
-    args.reward_weights = weights
+    args = _grpo_args(
+        cfg, out, per_device=generation_batch // (state.num_processes * ga), reward_weights=weights
+    )
     cls = cuma_trainer_class(trainer_base(cfg))
     trainer = cls(
         model=model,
@@ -524,7 +524,7 @@ def _reward_funcs(
     return [vote, ConfidenceReward(kind, temperature=cfg.rollout.temperature)], [0.0, 1.0]
 
 
-def _grpo_args(cfg: Config, out: Path, *, per_device: int) -> Any:
+def _grpo_args(cfg: Config, out: Path, *, per_device: int, reward_weights: list[float]) -> Any:
     import torch
     from trl import GRPOConfig
 
@@ -562,6 +562,7 @@ def _grpo_args(cfg: Config, out: Path, *, per_device: int) -> Any:
         ignore_data_skip=True,  # the curriculum sampler resumes from its own state, not by replaying draws
         shuffle_dataset=False,
         log_completions=False,
+        reward_weights=reward_weights,
         **grpo_overrides(cfg),
     )
 
