@@ -59,6 +59,8 @@ PACING_FUNCTIONS: tuple[str, ...] = ("linear", "sqrt")
 DifficultySource = Literal["given", "estimate", "none"]
 DIFFICULTY_SOURCES: tuple[str, ...] = ("given", "estimate", "none")
 STATE_VERSION = 1
+CURRICULUM_STATE = "curriculum_state.json"
+"""The file, inside each trainer checkpoint, that holds the scheduler's state (the last file a save writes)."""
 
 
 def _check(cond: bool, msg: str) -> None:

@@ -565,3 +565,18 @@ def test_a_csv_without_difficulty_is_graded_label_free_before_training(tiny_mode
     assert all(isinstance(r["difficulty"], int) and 0 <= r["majority_share"] <= 1 for r in graded)
     assert [r["problem"] for r in graded] == [f"Compute {i}+{i + 3}." for i in range(12)]
     assert len(metrics(tmp_path / "run")) == 2
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
+    """A kill while saving leaves checkpoint-N without the curriculum state (written last): resume before it."""
+    from cuma_lite.curriculum import CURRICULUM_STATE
+    from cuma_lite.training.runner import _latest_checkpoint
+
+    for step, complete in ((2, True), (4, True), (6, False)):
+        ckpt = tmp_path / f"checkpoint-{step}"
+        ckpt.mkdir()
+        (ckpt / "model.safetensors").write_bytes(b"")
+        if complete:
+            (ckpt / CURRICULUM_STATE).write_text("{}")
+    assert _latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert _latest_checkpoint(tmp_path / "nothing") is None

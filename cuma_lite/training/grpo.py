@@ -42,12 +42,10 @@ import torch
 from torch.utils.data import Sampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from cuma_lite.curriculum import CurriculumScheduler
+from cuma_lite.curriculum import CURRICULUM_STATE, CurriculumScheduler
 from cuma_lite.rewards import GroupVote, MajorityVoteReward
 
 logger = logging.getLogger(__name__)
-
-CURRICULUM_STATE = "curriculum_state.json"
 
 
 class CurriculumSampler(Sampler[int]):

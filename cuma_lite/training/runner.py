@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cuma_lite.config import Config, dump_config, parse_levels
-from cuma_lite.curriculum import CurriculumScheduler
+from cuma_lite.curriculum import CURRICULUM_STATE, CurriculumScheduler
 from cuma_lite.data.io import read_jsonl, write_jsonl
 from cuma_lite.errors import UserError
 from cuma_lite.prompts import format_prompt
@@ -92,8 +92,15 @@ def _check_same_run(out: Path, cfg: Config) -> None:
 
 
 def _latest_checkpoint(out: Path) -> str | None:
+    """The newest *complete* checkpoint. A run killed while saving leaves a partial ``checkpoint-N``; the curriculum
+    state is the last file a save writes (:mod:`cuma_lite.training.grpo`), so a checkpoint without it is skipped."""
     ckpts = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(ckpts[-1]) if ckpts else None
+    complete = [c for c in ckpts if (c / CURRICULUM_STATE).exists()]
+    for partial in sorted(set(ckpts) - set(complete)):
+        logger.warning(
+            "%s is incomplete (the run was stopped while saving it): resuming from an earlier one.", partial
+        )
+    return str(complete[-1]) if complete else None
 
 
 # --------------------------------------------------------------------------------------------------------- data
