@@ -10,12 +10,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0   # first and pinned: a CPU machine must never resolve a multi-GB CUDA build
 	$(PIP) install -q -e ".[test]"
+	# Unsloth's real GRPO loss runs on a CPU (tests/test_unsloth_loss.py): the two packages without their GPU
+	# dependencies, and the pure-Python ones they import
+	$(PIP) install -q --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9
+	$(PIP) install -q wheel tyro protobuf sentencepiece hf_transfer json5 nest-asyncio structlog einops msgspec pillow requests
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/cuma-lite data synth --task arithmetic --levels 1-5 --per-level 100 --seed 1 --out data/arithmetic.jsonl
 	$(VENV)/bin/cuma-lite train --preset tiny-cpu --overwrite
 
 test: install

@@ -1,39 +1,11 @@
 """The curriculum: which difficulty levels a label-free RL step draws its prompts from.
 
-CuMa's finding is that a weak model trained without labels only improves on problems it can already agree with
-itself about; on harder ones its majority vote is noise and label-free RL drags it below its starting accuracy.
-The curriculum therefore starts on the easiest problems and brings harder ones in as training goes on.
-:class:`CurriculumScheduler` holds the schedule; the trainer calls ``draw(step, prompts_per_step)`` once per
-optimisation step and, for the adaptive mode, ``observe(levels, masked)`` with each drawn prompt's level and
-whether its group was masked by the no-majority rule.
-
-Modes (``CurriculumConfig.mode``):
-
-- ``off``: no curriculum (the TTRL baseline). An epoch-style shuffle over every item.
-- ``stages``: with L levels, level k (0-based, easiest first) unlocks at progress ``step / total_steps >= k / L``.
-- ``pacing``: competence-based curriculum (Platanios et al., 2019). Competence is
-  ``c(t) = min(1, c0 + (1 - c0) t/T)`` (linear) or ``min(1, sqrt(c0^2 + (1 - c0^2) t/T))`` (sqrt); the pool is the
-  easiest ``ceil(c(t) * N)`` items sorted by raw difficulty (ties in a seeded random order), drawn uniformly.
-- ``adaptive``: start on the easiest level; unlock the next one when the newest level's mask rate over its last
-  ``window`` observations (at least ``min_observations`` of them) falls below ``mask_threshold``, or after
-  ``max_dwell`` steps as the newest level. The mask rate is the share of groups with no clear majority: a low one
-  means the model agrees with itself there and can move on. Checked at the start of each ``draw``; at most one
-  level unlocks per step.
-
-Replay (``stages`` and ``adaptive``): once an easier level is unlocked it stays in the pool. Each draw of n prompts
-takes ``r = replay * n`` from the union of the easier unlocked levels (uniform over their *items*, so a bigger level
-is replayed more) and the rest from the newest level. A fractional ``r`` is rounded stochastically (up with
-probability ``r - floor(r)``), so the replay share is exact in expectation even for small n. While only one level
-is unlocked every prompt comes from it. ``off`` and ``pacing`` ignore ``replay``.
-
-Levels: integer difficulties are levels as they are (the sorted distinct values). Float difficulties are binned by
-quantile: ``level = floor(num_levels * share of items strictly easier)``, so bins hold about equal numbers of items,
-equal difficulties always share a level and the easiest item is level 0. A level with no items is skipped.
-
-Sampling never starves: every pool is drawn without replacement within a *pass* (like an epoch); when a pool is
-exhausted it is reshuffled and reused (logged once per pool at INFO). A single draw repeats an item only when it asks
-for more prompts than the pool holds. Everything random comes from one ``random.Random(seed)``; ``state_dict()``
-holds its state, the pass bookkeeping and the mask windows, so a resumed run continues identically.
+CuMa's finding: a weak model improves only on problems where its majority vote means something, so training starts
+on the easiest levels and brings harder ones in as it goes. :class:`CurriculumScheduler` holds the schedule
+(``curriculum.mode``: off, stages, pacing or adaptive; each setting's help is in
+:class:`~cuma_lite.config.CurriculumConfig`). The trainer calls ``draw(step, n)`` for each generation batch and, for
+the adaptive mode, ``observe(levels, masked)`` with each group's vote. Everything random comes from one seeded
+``random.Random`` and ``state_dict()`` holds all of it, so a resumed run continues identically.
 """
 
 from __future__ import annotations
@@ -45,96 +17,15 @@ import random
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from cuma_lite.errors import ConfigError
+from cuma_lite.config.schema import CurriculumConfig
 
 logger = logging.getLogger(__name__)
 
-CurriculumMode = Literal["off", "stages", "pacing", "adaptive"]
-PacingFunction = Literal["linear", "sqrt"]
-MODES: tuple[str, ...] = ("off", "stages", "pacing", "adaptive")
-PACING_FUNCTIONS: tuple[str, ...] = ("linear", "sqrt")
-DifficultySource = Literal["given", "estimate", "none"]
-DIFFICULTY_SOURCES: tuple[str, ...] = ("given", "estimate", "none")
 STATE_VERSION = 1
 CURRICULUM_STATE = "curriculum_state.json"
 """The file, inside each trainer checkpoint, that holds the scheduler's state (the last file a save writes)."""
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ConfigError(msg)
-
-
-@dataclass(frozen=True)
-class CurriculumConfig:
-    """How prompts are scheduled by difficulty. Defaults: the adaptive recipe that held a weak base model."""
-
-    mode: CurriculumMode = "adaptive"
-    """``off`` (TTRL baseline), ``stages``, ``pacing`` or ``adaptive`` (see the module docstring)."""
-    replay: float = 0.25
-    """Share of each draw taken from easier, already unlocked levels (``stages`` and ``adaptive``)."""
-    pacing: PacingFunction = "sqrt"
-    """Competence function of the ``pacing`` mode."""
-    start_competence: float = 0.1
-    """c0: the share of the (easiest) items in the ``pacing`` pool at step 0."""
-    mask_threshold: float = 0.3
-    """``adaptive``: unlock the next level when the newest level's mask rate falls below this (0 = never)."""
-    window: int = 64
-    """``adaptive``: the mask rate is over the last ``window`` observations of a level."""
-    min_observations: int = 32
-    """``adaptive``: no mask-rate unlock before a level has this many observations in its window."""
-    max_dwell: int | None = None
-    """``adaptive``: unlock the next level after this many steps as the newest level regardless (None = never)."""
-    num_levels: int = 5
-    """Quantile bins for float difficulties (integer difficulties are used as they are)."""
-    difficulty_source: DifficultySource = "given"
-    """Where a row's difficulty comes from: ``given`` (the file's ``difficulty`` column: every row has one, or none does),
-    ``estimate`` (measured label-free before training: the base policy's majority share over K samples) or
-    ``none`` (ignore difficulty: every row is one level)."""
-
-    def __post_init__(self) -> None:
-        _check(
-            self.mode in MODES,
-            f"curriculum.mode={self.mode!r} is not a mode; choose one of {', '.join(MODES)} (off = TTRL baseline).",
-        )
-        _check(
-            0.0 <= self.replay < 1.0,
-            f"curriculum.replay={self.replay} must be in [0, 1): it is the share of each draw from easier levels "
-            "(1 would never draw the newest level); 0.25 is usual.",
-        )
-        _check(
-            self.pacing in PACING_FUNCTIONS,
-            f"curriculum.pacing={self.pacing!r} is not a pacing function; choose linear or sqrt.",
-        )
-        _check(
-            0.0 < self.start_competence <= 1.0,
-            f"curriculum.start_competence={self.start_competence} must be in (0, 1]: the share of the easiest "
-            "items available at step 0 (e.g. 0.1); 1 means no curriculum.",
-        )
-        _check(
-            0.0 <= self.mask_threshold <= 1.0,
-            f"curriculum.mask_threshold={self.mask_threshold} must be in [0, 1]: a mask rate (e.g. 0.3); "
-            "0 disables unlocking on the mask rate.",
-        )
-        _check(self.window >= 1, f"curriculum.window={self.window} must be >= 1 (e.g. 64 observations).")
-        _check(
-            1 <= self.min_observations <= self.window,
-            f"curriculum.min_observations={self.min_observations} must be in [1, curriculum.window="
-            f"{self.window}]; a window never holds more than `window` observations.",
-        )
-        _check(
-            self.max_dwell is None or self.max_dwell >= 1,
-            f"curriculum.max_dwell={self.max_dwell} must be >= 1 step, or null to unlock on the mask rate only.",
-        )
-        _check(
-            self.difficulty_source in DIFFICULTY_SOURCES,
-            f"curriculum.difficulty_source={self.difficulty_source!r}: choose one of "
-            f"{', '.join(DIFFICULTY_SOURCES)}.",
-        )
-        _check(self.num_levels >= 1, f"curriculum.num_levels={self.num_levels} must be >= 1 (e.g. 5 bins).")
 
 
 def competence(progress: float, pacing: str, start: float) -> float:
@@ -146,7 +37,8 @@ def competence(progress: float, pacing: str, start: float) -> float:
 
 
 def difficulty_levels(difficulties: Sequence[int | float], num_levels: int = 5) -> list[int]:
-    """Each item's integer level: integers as they are, floats by quantile bin (see the module docstring)."""
+    """Each item's integer level: integers as they are; floats by quantile bin, ``floor(num_levels * share of items
+    strictly easier)``, so bins hold about equal numbers of items and equal difficulties share a level."""
     _check_difficulties(difficulties)
     if all(isinstance(d, int) for d in difficulties):
         return [int(d) for d in difficulties]
@@ -346,6 +238,8 @@ class CurriculumScheduler:
             self._unlocked, self._unlocked_at = unlocked, step
 
     def _draw_with_replay(self, active: list[int], n: int) -> list[int]:
+        """``stages``/``adaptive``: ``replay * n`` prompts (rounded stochastically, so exact in expectation) from the
+        easier unlocked levels, uniform over their items; the rest from the newest level."""
         newest, easier = active[-1], active[:-1]
         n_replay = self._replay_count(n) if easier else 0
         batch = self._take(self._by_level[newest], n - n_replay, f"level {newest}")
@@ -362,7 +256,8 @@ class CurriculumScheduler:
         return whole + (1 if fraction > 0 and self._rng.random() < fraction else 0)
 
     def _take(self, pool: Sequence[int], k: int, name: str) -> list[int]:
-        """``k`` items of ``pool``, without replacement within a pass; a finished pass starts the next one."""
+        """``k`` items of ``pool``, without replacement within a pass (like an epoch); a finished pass starts the
+        next one, so sampling never starves. A draw repeats an item only when it asks for more than the pool holds."""
         out: list[int] = []
         chosen: set[int] = set()
         while len(out) < k:

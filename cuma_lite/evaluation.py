@@ -1,144 +1,48 @@
-"""Greedy evaluation against gold answers: the before/after number of a label-free run.
+"""Accuracy against gold answers: the before/after number of a label-free run, and ``cuma-lite eval``.
 
-This is the only place where gold answers are read. Each problem is prompted (``prompts.format_prompt``), decoded
-greedily in left-padded batches until eos, its final answer extracted (``answers.extract_answer``) and compared
-with the item's ``answer`` (``answers.answers_equivalent``). It works with any Hugging Face causal LM and its
-tokenizer; ``chat`` prompts go through the tokenizer's chat template.
-
-Items are batched in order of prompt length (less padding, and a batch of one level tends to stop together);
-results come back in the caller's order. Greedy decoding makes the result a deterministic property of the weights
-for a fixed item set and batch size.
+The only place gold answers are compared with a model's answers (besides the training diagnostics). Completions
+come from any :class:`~cuma_lite.rollout.contract.Generator`; each final answer is extracted and graded against
+the item's ``answer``. Greedy decoding makes the result a deterministic property of the weights.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from cuma_lite.answers import answers_equivalent, extract_answer
+from cuma_lite.answers import extract_answer, grade
 from cuma_lite.prompts import PromptStyle, format_prompt
+from cuma_lite.rollout.contract import Generator, OnBatch, SamplingSpec, texts
+from cuma_lite.voting import majority_vote
 
 if TYPE_CHECKING:
     from rich.table import Table
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-
-def _prompt_text(tokenizer: PreTrainedTokenizerBase, problem: str, style: PromptStyle) -> str:
-    prompt = format_prompt(problem, style)
-    if isinstance(prompt, str):
-        return prompt
-    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-
-
-def generate_greedy(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    *,
-    batch_size: int = 64,
-    max_new_tokens: int = 128,
-    add_special_tokens: bool = True,
-    on_batch: Callable[[int], None] | None = None,
-) -> list[str]:
-    """Greedy completions (special tokens stripped) for ``prompts``, in their order.
-
-    ``on_batch(n)`` is called after each batch with its number of prompts (for a progress bar)."""
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding per batch
-    groups = _generate(
-        model,
-        tokenizer,
-        prompts,
-        order,
-        batch_size,
-        dict(do_sample=False, max_new_tokens=max_new_tokens),
-        add_special_tokens=add_special_tokens,
-        on_batch=on_batch,
-    )
-    return [g[0] for g in groups]
-
-
-def _generate(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    order: Sequence[int],
-    per_batch: int,
-    generation: dict[str, Any],
-    *,
-    add_special_tokens: bool,
-    on_batch: Callable[[int], None] | None,
-) -> list[list[str]]:
-    """Completions of ``prompts`` (``num_return_sequences`` each), batched in ``order``, returned in prompt order.
-
-    The model is put in eval mode for the call and given back in the mode it was in."""
-    import torch
-    from transformers import GenerationConfig
-
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    gen_config = GenerationConfig(**generation, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad_id)
-    k = gen_config.num_return_sequences or 1
-    results: list[list[str]] = [[] for _ in prompts]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), per_batch):
-                idx = order[start : start + per_batch]
-                enc = tokenizer(
-                    [prompts[i] for i in idx],
-                    return_tensors="pt",
-                    padding=True,
-                    padding_side="left",
-                    add_special_tokens=add_special_tokens,
-                ).to(model.device)
-                out = model.generate(**enc, generation_config=gen_config)  # [b * k, prompt_len + new]
-                texts = tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-                for j, i in enumerate(idx):
-                    results[i] = texts[j * k : (j + 1) * k]
-                if on_batch is not None:
-                    on_batch(len(idx))
-    finally:
-        model.train(was_training)
-    return results
 
 
 def greedy_accuracy(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
+    generator: Generator,
     items: Sequence[dict[str, Any]],
     *,
-    batch_size: int = 64,
     max_new_tokens: int = 128,
     prompt_style: PromptStyle = "plain",
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> dict[str, Any]:
-    """Greedy accuracy of ``model`` on ``items`` (each with ``problem`` and gold ``answer``; ``difficulty`` optional).
+    """Greedy accuracy on ``items`` (each with ``problem`` and gold ``answer``; ``difficulty`` optional).
 
     Returns ``{"accuracy", "correct", "n", "parse_rate", "per_level": {level: {"accuracy", "correct", "n"}},
-    "predictions": [{"id", "difficulty", "answer", "prediction", "correct", "completion"}]}``; items without a
-    ``difficulty`` are counted under level ``None``.
+    "predictions": [{"id", "difficulty", "answer", "prediction", "correct", "tier", "completion"}]}`` (``tier``:
+    which grading tier decided, to audit a surprising grade); items without a ``difficulty`` count as level ``None``.
     """
-    if not items:
-        raise ValueError("greedy_accuracy needs at least one item.")
-    missing = [i for i, item in enumerate(items) if "answer" not in item or "problem" not in item]
-    if missing:
-        raise ValueError(f"items {missing[:5]} lack 'problem' or a gold 'answer'; evaluation needs both.")
-    prompts = [_prompt_text(tokenizer, item["problem"], prompt_style) for item in items]
-    completions = generate_greedy(
-        model,
-        tokenizer,
-        prompts,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        add_special_tokens=prompt_style == "plain",
-        on_batch=on_batch,
-    )
+    _check_items(items)
+    prompts = [format_prompt(item["problem"], prompt_style) for item in items]
+    groups = generator.generate(prompts, SamplingSpec.greedy_spec(max_new_tokens), on_batch=on_batch)
     predictions = []
     by_level: dict[Any, list[bool]] = defaultdict(list)
-    for item, completion in zip(items, completions, strict=True):
+    for item, (completion,) in zip(items, texts(groups), strict=True):
         pred = extract_answer(completion)
-        correct = pred is not None and answers_equivalent(pred, str(item["answer"]))
+        verdict = grade(pred, str(item["answer"]))
+        correct = verdict.correct
         by_level[item.get("difficulty")].append(correct)
         predictions.append(
             {
@@ -147,6 +51,7 @@ def greedy_accuracy(
                 "answer": str(item["answer"]),
                 "prediction": pred,
                 "correct": correct,
+                "tier": verdict.tier,
                 "completion": completion,
             }
         )
@@ -158,10 +63,76 @@ def greedy_accuracy(
         "parse_rate": sum(p["prediction"] is not None for p in predictions) / len(items),
         "per_level": {
             level: {"accuracy": sum(hits) / len(hits), "correct": sum(hits), "n": len(hits)}
-            for level, hits in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+            for level, hits in _by_level_order(by_level)
         },
         "predictions": predictions,
     }
+
+
+def sampled_accuracy(
+    generator: Generator,
+    items: Sequence[dict[str, Any]],
+    *,
+    k: int,
+    min_share: float = 0.5,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 128,
+    prompt_style: PromptStyle = "plain",
+    seed: int = 0,
+    on_batch: OnBatch | None = None,
+) -> dict[str, Any]:
+    """maj@k, pass@k, mean@k, mean majority share and mask rate (at ``min_share``) over ``k`` samples per item.
+
+    maj@k: the group's plurality answer (TTRL's label, ties to the first) is right; pass@k: any sample is right;
+    share and mask are those the label-free reward would see. Overall and per level, like :func:`greedy_accuracy`.
+    """
+    _check_items(items)
+    spec = SamplingSpec(n=k, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    prompts = [format_prompt(item["problem"], prompt_style) for item in items]
+    groups = texts(generator.generate(prompts, spec, on_batch=on_batch))
+    by_level: dict[Any, list[dict[str, float]]] = defaultdict(list)
+    for item, completions in zip(items, groups, strict=True):
+        answers = [extract_answer(c) for c in completions]
+        gold = str(item["answer"])
+        right = [grade(a, gold).correct for a in answers]
+        plurality = majority_vote(answers, min_share=0.0)
+        strict = majority_vote(answers, min_share=min_share)
+        by_level[item.get("difficulty")].append(
+            {
+                "maj": float(grade(plurality.label, gold).correct),
+                "pass": float(any(right)),
+                "mean": sum(right) / k,
+                "share": plurality.share,
+                "masked": float(strict.masked),
+            }
+        )
+
+    def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
+        n = len(rows)
+        return {
+            f"maj@{k}": sum(r["maj"] for r in rows) / n,
+            f"pass@{k}": sum(r["pass"] for r in rows) / n,
+            f"mean@{k}": sum(r["mean"] for r in rows) / n,
+            "majority_share": sum(r["share"] for r in rows) / n,
+            "mask_rate": sum(r["masked"] for r in rows) / n,
+            "n": n,
+        }
+
+    every = [r for rows in by_level.values() for r in rows]
+    return {**summarise(every), "per_level": {lv: summarise(rows) for lv, rows in _by_level_order(by_level)}}
+
+
+def _check_items(items: Sequence[dict[str, Any]]) -> None:
+    if not items:
+        raise ValueError("evaluation needs at least one item.")
+    missing = [i for i, item in enumerate(items) if "answer" not in item or "problem" not in item]
+    if missing:
+        raise ValueError(f"items {missing[:5]} lack 'problem' or a gold 'answer'; evaluation needs both.")
+
+
+def _by_level_order(by_level: dict[Any, Any]) -> list[tuple[Any, Any]]:
+    return sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
 
 
 def format_accuracy_table(
@@ -200,119 +171,6 @@ def format_accuracy_table(
     return table
 
 
-def sample_completions(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    *,
-    k: int,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    batch_size: int = 64,
-    max_new_tokens: int = 128,
-    add_special_tokens: bool = True,
-    seed: int = 0,
-    on_batch: Callable[[int], None] | None = None,
-) -> list[list[str]]:
-    """``k`` sampled completions per prompt (special tokens stripped), in the prompts' order; seeded."""
-    import torch
-
-    torch.manual_seed(seed)
-    generation = dict(
-        do_sample=True,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=0,
-        num_return_sequences=k,
-        max_new_tokens=max_new_tokens,
-    )
-    return _generate(
-        model,
-        tokenizer,
-        prompts,
-        range(len(prompts)),
-        max(1, batch_size // k),
-        generation,
-        add_special_tokens=add_special_tokens,
-        on_batch=on_batch,
-    )
-
-
-def sampled_accuracy(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    items: Sequence[dict[str, Any]],
-    *,
-    k: int,
-    min_share: float = 0.5,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    batch_size: int = 64,
-    max_new_tokens: int = 128,
-    prompt_style: PromptStyle = "plain",
-    seed: int = 0,
-    on_batch: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """maj@k, pass@k, mean majority share and mask rate (at ``min_share``) over ``k`` samples per item.
-
-    maj@k: the group's majority answer (TTRL's plurality, ties to the first) is right; pass@k: any sample is
-    right; share and mask are those the label-free reward would see. Overall and per level, like
-    :func:`greedy_accuracy`.
-    """
-    from cuma_lite.voting import majority_vote
-
-    prompts = [_prompt_text(tokenizer, item["problem"], prompt_style) for item in items]
-    groups = sample_completions(
-        model,
-        tokenizer,
-        prompts,
-        k=k,
-        temperature=temperature,
-        top_p=top_p,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        add_special_tokens=prompt_style == "plain",
-        seed=seed,
-        on_batch=on_batch,
-    )
-    by_level: dict[Any, list[dict[str, float]]] = defaultdict(list)
-    for item, completions in zip(items, groups, strict=True):
-        answers = [extract_answer(c) for c in completions]
-        gold = str(item["answer"])
-        right = [a is not None and answers_equivalent(a, gold) for a in answers]
-        plurality = majority_vote(answers, min_share=0.0)
-        strict = majority_vote(answers, min_share=min_share)
-        by_level[item.get("difficulty")].append(
-            {
-                "maj": float(plurality.label is not None and answers_equivalent(plurality.label, gold)),
-                "pass": float(any(right)),
-                "mean": sum(right) / k,
-                "share": plurality.share,
-                "masked": float(strict.masked),
-            }
-        )
-
-    def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
-        n = len(rows)
-        return {
-            f"maj@{k}": sum(r["maj"] for r in rows) / n,
-            f"pass@{k}": sum(r["pass"] for r in rows) / n,
-            f"mean@{k}": sum(r["mean"] for r in rows) / n,
-            "majority_share": sum(r["share"] for r in rows) / n,
-            "mask_rate": sum(r["masked"] for r in rows) / n,
-            "n": n,
-        }
-
-    every = [r for rows in by_level.values() for r in rows]
-    return {
-        **summarise(every),
-        "per_level": {
-            level: summarise(rows)
-            for level, rows in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
-        },
-    }
-
-
 def evaluate_source(
     model_spec: str,
     data: str,
@@ -335,32 +193,30 @@ def evaluate_source(
     """
     from pathlib import Path
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cuma_lite.backends.hf import load_inference_model
     from cuma_lite.benchmarks import load_eval_items
+    from cuma_lite.models.source import resolve_source
+    from cuma_lite.rollout.hf import HFGenerator
     from cuma_lite.voting import check_min_share
-    from cuma_lite.weights import load_model, resolve_source
 
     check_min_share(min_share)
     items = load_eval_items(data, limit=limit)  # bad data fails before the model loads
     source = resolve_source(model_spec, Path(adapter) if adapter else None)
-    run_cfg = source.run_config or {}
-    embedded = model_spec.startswith("embedded:") or "cuma_lite/assets" in source.base
-    style = prompt_style or run_cfg.get("model", {}).get("prompt_style") or ("plain" if embedded else "chat")
-    max_new = (
-        max_new_tokens or run_cfg.get("rollout", {}).get("max_new_tokens") or (128 if embedded else 1024)
-    )
-    model, tokenizer = load_model(source)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    default_style, default_max_new = source.generation_defaults()
+    style = prompt_style or default_style
+    max_new = max_new_tokens or default_max_new
+    model, tokenizer = load_inference_model(source)
+    generator = HFGenerator(model, tokenizer, batch_size=batch_size)
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
     )
     with progress:
         task = progress.add_task("greedy", total=len(items))
         greedy = greedy_accuracy(
-            model,
-            tokenizer,
+            generator,
             items,
-            batch_size=batch_size,
             max_new_tokens=max_new,
             prompt_style=style,
             on_batch=lambda n: progress.advance(task, n),
@@ -376,14 +232,12 @@ def evaluate_source(
         if samples > 1:
             task = progress.add_task(f"{samples} samples", total=len(items))
             sampled = sampled_accuracy(
-                model,
-                tokenizer,
+                generator,
                 items,
                 k=samples,
                 min_share=min_share,
                 temperature=temperature,
                 top_p=top_p,
-                batch_size=batch_size,
                 max_new_tokens=max_new,
                 prompt_style=style,
                 seed=seed,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from cuma_lite.errors import UserError
-from cuma_lite.weights import ModelSource, adapter_base, load_model, run_weights
+from cuma_lite.models.source import ModelSource, adapter_base, run_weights
 
 ExportFormat = Literal["adapter", "merged", "gguf"]
 
@@ -37,7 +37,9 @@ def export_run(run_dir: Path, fmt: ExportFormat, out: Path, *, dtype: str = "aut
     if kind == "model":
         shutil.copytree(weights, out, dirs_exist_ok=True)
         return out
-    model, tokenizer = load_model(ModelSource(adapter_base(weights), weights), dtype=dtype)
+    from cuma_lite.backends.hf import load_inference_model
+
+    model, tokenizer = load_inference_model(ModelSource(adapter_base(weights), weights), dtype=dtype)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out

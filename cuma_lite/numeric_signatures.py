@@ -20,6 +20,13 @@ Euler's number and ``i`` for the imaginary unit.
   letter-free expressions and rational functions of letters (no ``\\sqrt{x^2}``, no ``e`` or ``i``, which
   latex2sympy reads as symbols in some spellings), magnitudes below 1e6, no cancellation. A pair this close
   yet different (``1`` vs ``1+10^{-15}``) is the one deliberate deviation from math-verify.
+* Two rules mirror math-verify's own reading rather than values: a percent ``28\\%`` equals 0.28, and 28 too
+  when both are written as integers (:func:`_percent_verdict`); a bracketed pair is an interval when it
+  increases and a tuple when it decreases, so brackets matter (:func:`_pairs_read_apart`, :func:`_tuple_and_list`).
+
+Every verdict here must hold for math-verify in *both* orders (``verify(a, b)`` and ``verify(b, a)``), since
+:func:`cuma_lite.answers.grade` asks in the gold's order and the vote in both; pairs where math-verify's
+answer depends on the order (an equation against its right-hand side, a set against a tuple) get None.
 
 Entry points: :func:`cheap_verdict` (two normal forms: True, False, or None for "ask math-verify"),
 :func:`signature` (cached; its ``overflow`` flags a value too big to hand to sympy) and :func:`plain_number`
@@ -48,6 +55,7 @@ _NUM = r"(?:\d+\.?\d*|\.\d+)"
 _PLAIN_NUMBER = re.compile(rf"^[+-]?{_NUM}$")
 _SLASH_FRACTION = re.compile(rf"^(?P<sign>[+-]?)(?P<num>{_NUM})/(?P<den>{_NUM})$")
 _LATEX_FRACTION = re.compile(rf"^(?P<sign>[+-]?)\\frac\{{(?P<num>[+-]?{_NUM})\}}\{{(?P<den>[+-]?{_NUM})\}}$")
+_PERCENT_NUMBER = re.compile(rf"^[+-]?{_NUM}\\%$")  # 28\%: the normal form of any percent
 _MIXED_NUMBER = re.compile(
     r"^(?P<sign>[+-]?)(?P<whole>\d+)\\frac\{(?P<num>\d+)\}\{(?P<den>\d+)\}$"
 )  # 1\frac{4}{5}
@@ -129,6 +137,8 @@ class Signature:
     """Has duplicate items, so it may be a one-element set (``{1, 1}``, ``[1, 1]``): equal to a scalar."""
     maybe_empty: bool = False
     """A half-open interval with start >= end is the empty set, and all empty sets are equal."""
+    percent: bool = False
+    """A plain number with a percent sign: :attr:`number` is its value, a hundredth of the written number."""
     overflow: bool = False
 
 
@@ -148,6 +158,8 @@ def cheap_verdict(key_a: str, key_b: str) -> bool | None:
     a, b = signature(key_a), signature(key_b)
     if a is None or b is None or a.overflow or b.overflow:
         return None
+    if a.percent or b.percent:
+        return _percent_verdict(a, b)
     if (a.assigned or a.equation) and (b.assigned or b.equation):
         if a.equation or b.equation or not _assignments_comparable(a, b):
             return None
@@ -175,6 +187,12 @@ def _read_key(key: str) -> Signature | None:
     if plain is not None:
         value = complex(plain)
         return Signature("scalar", ((value,) * _POINTS,), plain, "." not in key, scale=abs(value))
+    if _PERCENT_NUMBER.match(key):
+        share = Fraction(key[:-2]) / 100
+        value = complex(share)
+        return Signature(
+            "scalar", ((value,) * _POINTS,), share, "." not in key, percent=True, scale=abs(value)
+        )
     relation = _RELATION.match(key)
     if relation:
         return _relation_signature(*relation.groups())
@@ -189,7 +207,7 @@ def _read_key(key: str) -> Signature | None:
 def _relation_signature(lhs: str, operator: str, rhs: str) -> Signature | None:
     """``x=5``, ``x\\in[1,2]`` (assignments) and ``2x+y=0`` (equations), as their right-hand side."""
     value = signature(rhs)
-    if value is None or value.overflow or value.assigned or value.equation:
+    if value is None or value.overflow or value.assigned or value.equation or value.percent:
         return None
     if len(lhs) == 1 and lhs.isalpha() and lhs not in _CONSTANT_LETTERS:
         if operator == "=" and value.kind != "scalar":
@@ -530,6 +548,29 @@ def _power(base: complex, exponent: complex) -> complex:
 # --------------------------------------------------------------------------------------- comparing signatures
 
 
+def _percent_verdict(a: Signature, b: Signature) -> bool | None:
+    """A percent against a plain number or percent, as math-verify decides.
+
+    ``28\\%`` is 0.28 (and 7/25), and also 28 when both are written as non-negative integers: math-verify then
+    compares the written integers. So ``28\\%`` is not ``28.0``, and ``12.5\\%`` is not ``12.5``.
+    """
+    if a.number is None or b.number is None:
+        return None  # 28\% against an expression or a list: math-verify
+    if a.number == b.number or _written_integer(a) == _written_integer(b) is not None:
+        return True
+    if a.exact and b.exact:
+        return False
+    return False if _values_differ(a, b) else None
+
+
+def _written_integer(number: Signature) -> Fraction | None:
+    """The integer as written (28 for ``28\\%``), when it is one; a negative percent is not (``-5\\%``)."""
+    written = number.number * 100 if number.percent and number.number is not None else number.number
+    if not number.exact or written is None or written.denominator != 1 or (number.percent and written < 0):
+        return None
+    return written
+
+
 def _assignments_comparable(a: Signature, b: Signature) -> bool:
     """Whether two assignments' relations are settled by their right-hand sides.
 
@@ -556,7 +597,7 @@ def _values_differ(a: Signature, b: Signature) -> bool:
         return not (a.collapses or b.collapses)  # {1, 1} and [1, 1] are {1}; (2, 1) is () or a tuple
     if "union" in (a.kind, b.kind):
         return _unions_differ(a, b, scale)
-    return _lists_differ(a, b, scale)
+    return _pairs_read_apart(a, b, scale) or _lists_differ(a, b, scale)
 
 
 def _values_same(a: Signature, b: Signature) -> bool:
@@ -586,10 +627,63 @@ def _values_same(a: Signature, b: Signature) -> bool:
         return len(a.items) == len(b.items) and _same_multiset(a.items, b.items, scale)
     if a.kind == b.kind and a.kind in _INTERVALS and not (a.maybe_empty or b.maybe_empty):
         return len(a.items) == len(b.items) and all(map(_same, a.items, b.items, [scale] * len(a.items)))
+    if _tuple_and_list(a, b, scale):  # (8, -2) and 8, -2: math-verify compares them in order
+        return len(a.items) == len(b.items) and all(map(_same, a.items, b.items, [scale] * len(a.items)))
     if "union" in (a.kind, b.kind):
         pieces_a, pieces_b = _merged_intervals(a), _merged_intervals(b)
         return pieces_a is not None and pieces_a == pieces_b
     return False
+
+
+def _pairs_read_apart(a: Signature, b: Signature, scale: float) -> bool:
+    """Two bracketed pairs that latex2sympy reads as different intervals, or as an interval and a tuple.
+
+    ``(1, 2)`` and ``[1, 2)`` are intervals (an infinite end is always open: ``[-\\infty, 3]`` is
+    ``(-\\infty, 3]``), and intervals with other brackets differ; ``(2, 1)`` and ``[2, 1]`` are tuples, which
+    equal no interval in math-verify's eyes (it compares an open interval with a tuple in order).
+    """
+    if a.kind not in _INTERVALS or b.kind not in _INTERVALS or len(a.items) != 2 or len(b.items) != 2:
+        return False
+    if a.letters or b.letters or a.collapses or b.collapses or a.maybe_empty or b.maybe_empty:
+        return False
+    order_a, order_b = _order(a, scale), _order(b, scale)
+    if order_a is None or order_b is None:
+        return False
+    if order_a != order_b:
+        return True
+    return order_a == "<" and _open_ends(a) != _open_ends(b)
+
+
+def _tuple_and_list(a: Signature, b: Signature, scale: float) -> bool:
+    """A letter-free tuple (or open interval) and a bare list, which math-verify compares item by item in order.
+
+    ``(1, 2)`` (an open interval) and ``(8, -2)``, ``[8, -2]``, ``(1, 2, 3)`` (tuples) qualify; ``[1, 2]`` (a
+    closed interval) and half-open ones do not.
+    """
+    if {a.kind, b.kind} not in ({",", "()"}, {",", "[]"}) or a.letters or b.letters:
+        return False
+    bracketed = a if a.kind != "," else b
+    if len(bracketed.items) != 2:
+        return True
+    order = _order(bracketed, scale)
+    return order == ">" or (order == "<" and bracketed.kind == "()")
+
+
+def _order(pair: Signature, scale: float) -> str | None:
+    """``"<"`` when a pair's two values clearly increase at every point, ``">"`` when they clearly decrease."""
+    start, end = pair.items
+    if any(v.imag for v in start + end) or any(
+        not _far_value(s, e, scale) for s, e in zip(start, end, strict=True)
+    ):
+        return None
+    if all(s.real < e.real for s, e in zip(start, end, strict=True)):
+        return "<"
+    return ">" if all(s.real > e.real for s, e in zip(start, end, strict=True)) else None
+
+
+def _open_ends(pair: Signature) -> tuple[bool, bool]:
+    start, end = pair.items[0][0].real, pair.items[1][0].real
+    return pair.kind[0] == "(" or math.isinf(start), pair.kind[1] == ")" or math.isinf(end)
 
 
 def _same_multiset(

@@ -1,16 +1,9 @@
-"""Label-free rewards, as TRL reward functions. Pure: strings in, floats (or ``None``) out.
+"""Rewards as TRL reward functions. Pure: strings in, floats (or ``None``) out.
 
-:class:`MajorityVoteReward` is TTRL's reward with CuMa's no-majority mask: each completion's final answer is
-extracted, the group of ``num_generations`` completions of one prompt votes (:func:`cuma_lite.voting.majority_vote`),
-and a completion earns 1.0 when it agrees with the group's pseudo-label, 0.0 otherwise -- or ``None`` for every
-member of a masked group (no clear majority), which the trainer turns into "no gradient at all".
-
-Groups are contiguous in TRL's reward batch (``[k*G:(k+1)*G]`` is one prompt). With several processes a group
-can be split across them, so the answers are gathered (``gather``) and every process votes over the whole
-generation batch, then keeps its own slice: the votes equal those of a single process.
-
-Gold answers never reach this class: the trainer drops them from the training dataset, and the reward reads
-only the completions and the ``id``/``level`` columns (for diagnostics and the curriculum).
+:class:`MajorityVoteReward` is TTRL's reward with CuMa's no-majority mask: a completion earns 1.0 when its answer
+agrees with its group's pseudo-label, 0.0 otherwise, and ``None`` when the group is masked. Each call also leaves
+one :class:`VoteBatch`, the votes of that generation batch, which the trainer takes (once) to remove the masked
+groups from the loss. Gold answers never reach it: it reads only the completions and the ``id``/``level`` columns.
 """
 
 from __future__ import annotations
@@ -19,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cuma_lite.answers import answers_equivalent, extract_answer
+from cuma_lite.answers import extract_answer, grade
 from cuma_lite.voting import Vote, majority_vote
 
 Gather = Callable[[list[Any]], list[Any]]
@@ -50,8 +43,33 @@ def _identity(items: list[Any]) -> list[Any]:
     return items
 
 
+@dataclass(frozen=True)
+class VoteBatch:
+    """The votes of one generation batch: what the reward hands the trainer."""
+
+    groups: list[GroupVote]
+    """Every group of the (gathered, multi-process) generation batch, in order."""
+    local_ids: list[str]
+    """Prompt id of each completion this process scored (checks the record belongs to the batch at hand)."""
+    local_masked: list[bool]
+    """Per local completion: whether its group is masked (removed from the loss)."""
+
+
 class MajorityVoteReward:
-    """TRL reward function: 1 for agreeing with the group's majority answer, 0 otherwise, None when masked."""
+    """TRL reward function: 1 for agreeing with the group's majority answer, 0 otherwise, None when masked.
+
+    Groups are contiguous in TRL's reward batch (``[k*G:(k+1)*G]`` is one prompt). With several processes a group
+    can be split across them, so the answers are gathered (``gather``) and every process votes over the whole
+    generation batch, then keeps its own slice: the votes equal those of a single process.
+
+    >>> reward = MajorityVoteReward(4, min_share=0.5)
+    >>> reward(["\\boxed{3}", "\\boxed{3}", "\\boxed{1}", "\\boxed{3}"], id=["p"] * 4)
+    [1.0, 1.0, 0.0, 1.0]
+    >>> reward(["\\boxed{1}", "\\boxed{2}", "\\boxed{1}", "\\boxed{2}"], id=["q"] * 4)  # a 2-2 tie: masked
+    [None, None, None, None]
+    >>> reward.take_votes(["q"] * 4).local_masked
+    [True, True, True, True]
+    """
 
     __name__ = "majority_vote"  # TRL names the reward's metrics after it
 
@@ -67,10 +85,7 @@ class MajorityVoteReward:
         self.min_share = min_share
         self.gather = gather
         self.process_index = process_index
-        self.last_groups: list[GroupVote] = []
-        """Votes of the whole (gathered) generation batch scored last, in order."""
-        self.last_local_masked: list[bool] = []
-        """Per local completion: whether its group was masked (the trainer removes these from the loss)."""
+        self._votes: VoteBatch | None = None
 
     def __call__(
         self,
@@ -93,18 +108,32 @@ class MajorityVoteReward:
                 "generation_batch_size must be a multiple of the group size."
             )
         rewards: list[float | None] = []
-        self.last_groups = []
+        groups = []
         for start in range(0, len(answers), g):
             group = answers[start : start + g]
             vote = majority_vote(group, min_share=self.min_share)
             span = slice(start, start + g)
-            self.last_groups.append(
-                GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote)
-            )
+            groups.append(GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote))
             rewards.extend(vote.rewards)
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
-        self.last_local_masked = [r is None for r in rewards[mine]]
+        local_ids = [str(i) for i in ids[mine]]
+        self._votes = VoteBatch(groups, local_ids, [r is None for r in rewards[mine]])
         return rewards[mine]
+
+    def take_votes(self, expected_ids: Sequence[Any]) -> VoteBatch:
+        """The votes of the batch just scored, once. ``expected_ids``: the prompt id of each local completion of
+        the batch the caller is working on; a missing record, or one made for other prompts, is an error."""
+        votes, self._votes = self._votes, None
+        if votes is None:
+            raise RuntimeError(
+                "no vote record for this batch: the majority-vote reward did not run since the last batch (is it "
+                "in reward_funcs?), or its record was already taken."
+            )
+        if votes.local_ids != [str(i) for i in expected_ids]:
+            raise RuntimeError(
+                "the vote record belongs to another batch (its prompt ids differ from the batch being trained)."
+            )
+        return votes
 
 
 class GoldAnswerReward:
@@ -125,8 +154,5 @@ class GoldAnswerReward:
         for completion, prompt_id in zip(completions, id, strict=True):
             gold = self.gold.get(str(prompt_id))
             answer = extract_answer(completion_text(completion))
-            if gold is None:
-                rewards.append(None)
-            else:
-                rewards.append(float(answer is not None and answers_equivalent(answer, gold)))
+            rewards.append(None if gold is None else float(grade(answer, gold).correct))
         return rewards

@@ -1,24 +1,12 @@
 """The majority vote over a group of sampled answers, and CuMa's **no-majority mask**.
 
-TTRL (label-free RL) samples G completions per prompt, takes the most common final answer as a pseudo-label and
-rewards agreement with it: 1.0 for completions whose answer is equivalent to the label, 0.0 for the rest.
-Its weakness is a group with no real consensus (3-2-2-1 out of 8): the "label" is then mostly noise, and
-training on it teaches the model its own mistakes.
-
-CuMa's **no-majority mask** removes such groups from the loss instead: when the largest class of equivalent
-answers holds no more than ``min_share`` of the group (default 0.5: a strict majority is required), or when two
-classes tie for the largest, the group is masked and every reward is ``None`` (no gradient at all, rather than a
-reward of 0). ``min_share=0`` recovers TTRL exactly: nothing is masked unless no answer parses, and a tie goes
-to the class that occurs first, as ``collections.Counter.most_common`` does in TTRL's code.
-
-Answers are grouped into equivalence classes with :func:`cuma_lite.answers.answers_equivalent` (LaTeX-aware:
-``\\frac12``, ``0.5`` and ``1/2`` are one answer). Unparseable answers (``None`` or blank: the completion stated
-no answer) count in the denominator of the share and never form a class, so a group of mostly truncated
-completions cannot reach a majority.
-
-Clustering is fast because most answers never reach math-verify: they are first bucketed by their normal form
-(:func:`cuma_lite.answers.normalize_answer`), then buckets are merged greedily, in order of first occurrence,
-against each class's first answer; most of those comparisons are settled by the cheap numeric tier.
+TTRL samples G completions per prompt, takes the most common final answer as a pseudo-label and rewards agreement
+with it. A group with no real consensus (3-2-2-1 of 8) makes that label noise, and training on it teaches a weak
+model its own mistakes. CuMa masks such groups instead: when the largest class of equivalent answers holds no
+more than ``min_share`` of the group, or two classes tie for the largest, every reward is ``None`` (no gradient
+at all). ``min_share=0`` is TTRL exactly (a tie goes to the first class, as ``Counter.most_common`` does).
+Unparseable answers count in the group's size and never form a class. Answers are clustered with the symmetric
+:func:`cuma_lite.answers.answers_equivalent`, bucketed by their normal form first, so few pairs need comparing.
 """
 
 from __future__ import annotations
@@ -26,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cuma_lite.answers import answers_equivalent, normalize_answer
+from cuma_lite.answers import answers_equivalent, extract_answer, normalize_answer
 
 TTRL_MIN_SHARE = 0.0
 """``min_share`` of plain TTRL: no mask, the plurality answer is the label."""
@@ -122,3 +110,16 @@ def equivalence_classes(answers: Sequence[str | None]) -> list[list[int]]:
     for c in classes:
         c.sort()
     return classes
+
+
+def vote_on_texts(
+    texts: Sequence[str], *, min_share: float = CUMA_MIN_SHARE
+) -> tuple[list[str | None], Vote]:
+    """Extract each completion's final answer and vote on the group: ``(answers, vote)``.
+
+    >>> answers, vote = vote_on_texts(["\\boxed{4}", "so 4", "\\boxed{5}", "it is 4."], min_share=0.5)
+    >>> answers, vote.label, vote.rewards
+    (['4', '4', '5', '4'], '4', [1.0, 1.0, 0.0, 1.0])
+    """
+    answers = [extract_answer(t) for t in texts]
+    return answers, majority_vote(answers, min_share=min_share)

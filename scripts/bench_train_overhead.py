@@ -1,7 +1,7 @@
 """What do CuMa's vote, mask and curriculum cost per GRPO step? Plain ``trl.GRPOTrainer`` vs ``cuma-lite train``.
 
 Both run the same tiny setup in this process: the embedded tiny-math model, the same synthetic prompts, the same
-GRPOConfig (built by cuma-lite's runner), the same seed. The baseline is what a TRL user would write for TTRL:
+GRPOConfig (built by ``cuma_lite.training.run.grpo_config``), the same seed. The baseline is what a TRL user would write for TTRL:
 a reward that takes the most common extracted answer as the label (``collections.Counter``, exact string match)
 over a shuffled dataset (all prompts of one difficulty level, so both sides generate alike). The cuma-lite side is the real trainer: math-aware majority vote, exact no-majority
 mask, curriculum sampler, vote diagnostics, metrics.jsonl and samples.jsonl. The runs alternate (A B A B ...) to
@@ -24,9 +24,12 @@ import torch
 from transformers import TrainerCallback
 
 from cuma_lite.answers import extract_answer
+from cuma_lite.backends import get_backend
 from cuma_lite.config import load_config
-from cuma_lite.training import runner
-from cuma_lite.training.backends import load_hf_policy
+from cuma_lite.curriculum import CurriculumScheduler
+from cuma_lite.training import rundata, rundir
+from cuma_lite.training.logs import JsonlLog
+from cuma_lite.training.run import build_trainer, grpo_config
 from cuma_lite.training.trl_compat import install_logprob_fallback
 
 
@@ -59,21 +62,25 @@ def run(kind: str, overrides: list[str], out: Path) -> list[float]:
     import trl
 
     cfg = load_config("tiny-cpu", [*overrides, f"train.output_dir={out}"])
-    model, tokenizer = load_hf_policy(cfg)
+    backend = get_backend(cfg)
+    model, tokenizer = backend.load_policy()
     timer = StepTimer()
+    data = rundata.load_run_data(cfg)
     if kind == "cuma":
-        data = runner.load_run_data(cfg)
-        runner.prepare_output_dir(out, cfg, resume=False, overwrite=True)
-        trainer = runner.build_trainer(cfg, model, tokenizer, data, out)
+        rundir.prepare_output_dir(out, cfg, resume=False, overwrite=True)
+        scheduler = CurriculumScheduler(
+            rundata.difficulties(data.train, cfg), cfg.curriculum, total_steps=cfg.train.max_steps, seed=0
+        )
+        logs = JsonlLog(out / "metrics.jsonl"), JsonlLog(out / "samples.jsonl")
+        trainer = build_trainer(cfg, backend, model, tokenizer, data, scheduler, *logs)
     else:
-        data = runner.load_run_data(cfg)
-        dataset = runner.training_dataset(
-            data.train, runner.CurriculumScheduler([0] * len(data.train), total_steps=1, seed=0), cfg
+        dataset = rundata.training_dataset(
+            data.train, CurriculumScheduler([0] * len(data.train), total_steps=1, seed=0), cfg
         )
         ttrl_plain_reward.num_generations = cfg.rollout.num_generations
-        args = runner._grpo_args(
+        args = grpo_config(
             cfg,
-            out,
+            backend,
             per_device=cfg.train.prompts_per_step * cfg.rollout.num_generations,
             reward_weights=[1.0],
         )
@@ -102,7 +109,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     install_logprob_fallback()
-    runner._quiet_third_party()
     overrides = [
         f"train.max_steps={args.steps}",
         "train.save_steps=1000",
@@ -111,6 +117,7 @@ def main() -> None:
         "curriculum.mode=adaptive",
         "data.synth_levels=3",  # one level: both sides draw prompts of the same length distribution
     ]
+    get_backend(load_config("tiny-cpu", overrides)).activate()
     times: dict[str, list[float]] = {"trl": [], "cuma": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):

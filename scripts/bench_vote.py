@@ -33,9 +33,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cuma_lite import answers as answers_module
+from cuma_lite.benchmarks import benchmark_path
 from cuma_lite.voting import Vote, majority_vote, no_majority_mask
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.jsonl"
+DATA = benchmark_path("math500")
 TARGET_S = 0.3
 
 

@@ -11,8 +11,11 @@ The device machine has torch, transformers, peft and accelerate but no registry 
   151936-row embedding). A random model rarely emits eos, so every completion runs to ``--max-new-tokens``: the
   worst case for time and memory.
 
-Each (architecture, mode) runs ``--steps`` steps on the ``hf`` backend -- bf16 LoRA r16, and 4-bit NF4 LoRA when
-bitsandbytes imports -- through ``run_training`` with overrides, then prints one table row: mean step time (the
+Each (architecture, mode) runs ``--steps`` steps through ``train(cfg)`` with overrides -- ``bf16-lora`` and
+``4bit-lora`` (when bitsandbytes imports) on the ``hf`` backend, and ``unsloth-4bit`` on the ``unsloth`` backend when
+unsloth, vLLM and vllm-bnb-plugin are installed (a user's own GPU machine: the device machine cannot carry vLLM). That
+last mode exercises the GPU path's fixes: unsloth imported first, the configured vLLM utilisation, one recipe on
+both backends, and the held-out evaluation through the shared engine. Then it prints one table row: mean step time (the
 first step, a warm-up, left out when there are more), rollout tokens/s (completion tokens over the time spent in
 TRL's ``_generate``), peak VRAM (``torch.cuda.max_memory_allocated``) and the planner's estimate when
 ``cuma_lite.gpu.plan.plan_config`` exists.
@@ -117,14 +120,14 @@ def run_one(arch: str, mode: str, model_dir: Path, out: Path, args: argparse.Nam
     import torch
 
     from cuma_lite.config import load_config
-    from cuma_lite.training import run_training
+    from cuma_lite.training.run import train
 
     cuda = torch.cuda.is_available()
     overrides = [
         f"model.name={model_dir}",
-        "model.backend=hf",
+        f"model.backend={'unsloth' if mode == 'unsloth-4bit' else 'hf'}",
         "model.prompt_style=plain",  # the byte-level tokenizer has no chat template
-        f"model.load_in_4bit={str(mode == '4bit-lora').lower()}",
+        f"model.load_in_4bit={str(mode != 'bf16-lora').lower()}",
         f"model.dtype={'bfloat16' if cuda else 'float32'}",
         f"model.max_seq_length={args.max_new_tokens + 96}",
         "lora.r=16",
@@ -138,7 +141,7 @@ def run_one(arch: str, mode: str, model_dir: Path, out: Path, args: argparse.Nam
         f"train.save_steps={args.steps + 1}",
         f"train.output_dir={out}",
         "data.synth_per_level=16",
-        "eval.per_level=0",
+        f"eval.per_level={2 if mode == 'unsloth-4bit' else 0}",  # the evaluation through the shared engine
         "curriculum.mode=off",
     ]
     cfg = load_config(PRESET[arch], overrides)
@@ -148,7 +151,7 @@ def run_one(arch: str, mode: str, model_dir: Path, out: Path, args: argparse.Nam
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     try:
-        summary = run_training(cfg, overwrite=True)
+        summary = train(cfg, overwrite=True)
     finally:
         timer.restore()
     steps = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -218,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--install-only", action="store_true", help="install the wheels and stop")
     p.add_argument("--arch", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"], choices=sorted(ARCHS))
     p.add_argument(
-        "--mode", nargs="+", default=["bf16-lora", "4bit-lora"], choices=["bf16-lora", "4bit-lora"]
+        "--mode",
+        nargs="+",
+        default=["bf16-lora", "4bit-lora", "unsloth-4bit"],
+        choices=["bf16-lora", "4bit-lora", "unsloth-4bit"],
     )
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--prompts", type=int, default=4, help="train.prompts_per_step")
@@ -259,6 +265,15 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("bitsandbytes is not installed: skipping the 4-bit mode (carry .whl-bnb)")
             modes.remove("4bit-lora")
+    if "unsloth-4bit" in modes:
+        import importlib.util
+
+        missing = [m for m in ("unsloth", "vllm", "vllm_bnb_plugin") if importlib.util.find_spec(m) is None]
+        if missing or not torch.cuda.is_available():
+            print(
+                f"skipping unsloth-4bit: {'no CUDA' if not missing else 'not installed: ' + ', '.join(missing)}"
+            )
+            modes.remove("unsloth-4bit")
 
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     rows = []

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Wheels that scripts/device_check.py needs on a borrowed GPU machine, which has no package registry but already
-# has torch 2.11, transformers 5.17, peft and accelerate (see /work/.library/device/KINDS.md for its list).
+# has torch 2.11, transformers 5.17, peft and accelerate (as its lender documents it).
 #
 # What cuma-lite's pyproject needs and that machine lacks: trl and datasets (+ datasets' dill and multiprocess),
 # math-verify (+ latex2sympy2_extended, antlr4 runtime), and bitsandbytes for the 4-bit mode. A call carries at

@@ -1,19 +1,8 @@
-"""Shared fixtures: tiny models built from a config at test time (no hub), and the benchmark data."""
+"""Shared fixtures: tiny models built from a config at test time (no hub)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not (SHARED_DATA / "math500.jsonl").exists():
-        pytest.skip(f"benchmark data not found at {SHARED_DATA} (the repo's ../shared/data)")
-    return SHARED_DATA
 
 
 @pytest.fixture
@@ -24,3 +13,19 @@ def tiny_policy():
     tokenizer = build_tokenizer()
     model = build_model(len(tokenizer), hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seed=0)
     return model, tokenizer
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA: skipped (with the reason shown by ``-ra``) where there is none."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if not cuda:
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))

@@ -30,6 +30,7 @@ def test_presets_list_and_show():
     assert result.exit_code == 0 and "embedded:tiny-math" in result.output
     result = invoke("presets", "show", "tiny-cpu", "--resolved")
     assert result.exit_code == 0 and "min_share: 0.75" in result.output
+    assert "# no-majority mask" in result.output  # every key comes with its help
 
 
 def test_data_synth_writes_graded_rows(tmp_path):
@@ -55,6 +56,31 @@ def test_data_synth_writes_graded_rows(tmp_path):
         (("train", "--set", "train.bogus=1", "--output", "{out}"), 2, "valid keys"),
         (("train", "--data", "{missing}", "--output", "{out}"), 1, "file not found"),
         (("train", "--resume", "--overwrite", "--output", "{out}"), 2, "exclude each other"),
+        (("train", "--set", "data.synth_task=foo", "--output", "{out}"), 2, "is not a problem family"),
+        (
+            ("train", "--set", "data.synth_levels=1-9", "--output", "{out}"),
+            2,
+            "[6, 7, 8, 9] are outside them",
+        ),
+        (
+            (
+                "train",
+                "--set",
+                "data.synth_task=rg:gcd",
+                "--set",
+                "data.synth_levels=0-2",
+                "--output",
+                "{out}",
+            ),
+            2,
+            "rg:gcd has levels 1-5",
+        ),
+        (
+            ("train", "--set", "train.report_to=mlflow", "--output", "{out}"),
+            2,
+            "choose from none, tensorboard",
+        ),
+        (("repro", "--set", "data.synth_task=foo", "--out", "{out}"), 2, "is not a problem family"),
     ],
 )
 def test_bad_input_is_one_clear_message_and_writes_nothing(tmp_path, args, code, fragment):

@@ -121,3 +121,36 @@ def test_batch_mask_normaliser_needs_the_dapo_loss():
     assert load_config("tiny-cpu", ["vote.mask_normaliser=batch"]).vote.mask_normaliser == "batch"
     with pytest.raises(ConfigError, match="needs train.loss_type=dapo"):
         load_config("tiny-cpu", ["vote.mask_normaliser=batch", "train.loss_type=bnpo"])
+
+
+def test_every_config_field_has_one_line_of_help():
+    import dataclasses
+
+    for section in dataclasses.fields(Config):
+        for f in dataclasses.fields(
+            section.type if isinstance(section.type, type) else getattr(Config(), section.name)
+        ):
+            help_text = f.metadata.get("help", "")
+            assert help_text and "\n" not in help_text, f"{section.name}.{f.name} has no one-line help"
+
+
+def test_data_settings_are_checked_when_the_config_loads():
+    assert load_config("tiny-cpu", ["data.synth_task=rg:chain_sum"]).data.synth_task == "rg:chain_sum"
+    with pytest.raises(ConfigError, match="choose one of arithmetic, fractions"):
+        load_config("tiny-cpu", ["data.synth_task=poetry"])
+    with pytest.raises(ConfigError, match=r"arithmetic has levels 1-5; \[6\] are outside them"):
+        load_config("tiny-cpu", ["data.synth_levels=1-6"])
+
+
+def test_batch_scaled_rewards_need_the_vote_as_the_reward():
+    """With another reward kind, masked groups keep their reward, which would enter the batch's std."""
+    assert load_config("tiny-cpu", ["train.scale_rewards=batch"]).train.scale_rewards == "batch"
+    for kind in ("self_certainty", "entropy", "gold"):
+        with pytest.raises(ConfigError, match="rescale the others"):
+            load_config("tiny-cpu", ["train.scale_rewards=batch", f"reward.kind={kind}"])
+
+
+def test_report_to_and_the_gold_control_are_recorded():
+    cfg = load_config("tiny-cpu", ["train.report_to=tensorboard", "reward.kind=gold"])
+    assert cfg.train.report_to == ["tensorboard"] and not cfg.reward.label_free
+    assert load_config("tiny-cpu", ["train.report_to=none"]).train.report_to == []

@@ -67,16 +67,19 @@ def test_exact_and_near_duplicates():
 
 
 class ScriptedSampler:
-    """Writes ``Puzzle <n> of level <L>`` (or, every 5th request, a seed problem verbatim); solving puzzle n gives
-    ``n % 9`` answers out of 8 that agree (share in eighths), the rest distinct."""
-
-    name = "scripted"
+    """A Generator that writes ``Puzzle <n> of level <L>`` (or, every 5th request, a seed problem verbatim);
+    solving puzzle n gives ``n % 9`` answers out of 8 that agree (share in eighths), the rest distinct."""
 
     def __init__(self, seeds: Sequence[str]) -> None:
         self.count = 0
         self.seeds = seeds
 
-    def sample(self, prompts, *, k, temperature, max_new_tokens, seed):
+    def generate(self, prompts, spec, lora=None, *, on_batch=None):
+        from cuma_lite.rollout.contract import Completion
+
+        return [[Completion(t, ()) for t in group] for group in self.sample(prompts, k=spec.n)]
+
+    def sample(self, prompts, *, k):
         if k == 1:
             out = []
             for p in prompts:
@@ -155,7 +158,7 @@ def test_generate_filter_difficulty_train_end_to_end(tmp_path):
     from cuma_lite.config import load_config
     from cuma_lite.data.io import write_jsonl
     from cuma_lite.data.synthetic import generate
-    from cuma_lite.training.runner import run_training
+    from cuma_lite.training.run import train
 
     runner = CliRunner()
     seeds = tmp_path / "seeds.jsonl"
@@ -193,6 +196,6 @@ def test_generate_filter_difficulty_train_end_to_end(tmp_path):
          "rollout.max_new_tokens=12", "train.prompts_per_step=2", "train.max_steps=1", "train.save_steps=100",
          "eval.per_level=0", "curriculum.mode=off"],
     )  # fmt: skip
-    run_training(cfg)
+    train(cfg)
     steps = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any("eval_tag" not in s for s in steps)

@@ -23,19 +23,26 @@ def test_benchmarks_ship_with_the_package():
 
 def script_generations(monkeypatch, answer_for):
     """Replace the model's generations: each prompt's completion(s) come from ``answer_for(gold, j)``."""
+    from cuma_lite.rollout import hf
+    from cuma_lite.rollout.contract import Completion
+
     items = load_eval_items("math500", limit=12)
 
     def prompt_key(prompt: str) -> str:
         return next(i["answer"] for i in items if i["problem"] in prompt)
 
-    def fake_greedy(model, tokenizer, prompts, **_):
-        return [f"So the answer is \\boxed{{{answer_for(prompt_key(p), 0)}}}" for p in prompts]
+    class Scripted:  # a Generator: greedy says "So the answer is ...", samples box their answer
+        def __init__(self, *args, **kwargs) -> None:
+            pass
 
-    def fake_sample(model, tokenizer, prompts, *, k, **_):
-        return [[f"\\boxed{{{answer_for(prompt_key(p), j)}}}" for j in range(k)] for p in prompts]
+        def generate(self, prompts, spec, lora=None, *, on_batch=None):
+            def text(p: str, j: int) -> str:
+                answer = f"\\boxed{{{answer_for(prompt_key(p), j)}}}"
+                return f"So the answer is {answer}" if spec.greedy else answer
 
-    monkeypatch.setattr(evaluation, "generate_greedy", fake_greedy)
-    monkeypatch.setattr(evaluation, "sample_completions", fake_sample)
+            return [[Completion(text(p, j), ()) for j in range(spec.n)] for p in prompts]
+
+    monkeypatch.setattr(hf, "HFGenerator", Scripted)
 
 
 @pytest.mark.parametrize(

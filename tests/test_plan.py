@@ -76,7 +76,7 @@ def test_unsloth_logprob_chunk_rows():
 
 def test_matches_unsloth_published_qwen25_1_5b_grpo_figure():
     """Unsloth: "GRPO ... Qwen2.5 (1.5B) in 7GB VRAM" (blog, 2025-02-06), "5GB" after its efficient GRPO loss
-    (blog, 2025-02-20); stack.md §3. Settings are those of Unsloth's Qwen2.5 GRPO notebooks of that time as we
+    (blog, 2025-02-20). Settings are those of Unsloth's Qwen2.5 GRPO notebooks of that time as we
     recall them (not re-checked): LoRA rank 64, 8 generations, 256 prompt + 200 completion tokens, one prompt a
     step, no gradient accumulation, vLLM at gpu_memory_utilization 0.5, before Standby existed. The figure is in
     GB (1e9) and rounded; the tolerance is 1 GB either side of the 5-7 GB range."""
@@ -198,7 +198,7 @@ def test_every_gpu_preset_fits_its_card_and_its_header_says_so(name):
     assert float(m.group(1)) == pytest.approx(plan.total_gib, abs=0.05) and float(m.group(2)) == card
     assert "NOT measured on hardware" in header and "UNCALIBRATED" in header.splitlines()[0]
     assert f"cuma-lite train --preset {name}" in header
-    # prompts * generations splits evenly into accumulation steps (runner.build_trainer's rule)
+    # prompts * generations splits evenly into accumulation steps (the rule of cuma_lite.training.run.build_trainer)
     assert (
         cfg.train.prompts_per_step * cfg.rollout.num_generations
     ) % cfg.train.gradient_accumulation_steps == 0
@@ -316,7 +316,7 @@ def test_cli_plan_bad_input():
 
 
 def test_planner_imports_no_torch():
-    code = "import cuma_lite.gpu.plan, cuma_lite.gpu.doctor, cuma_lite.cli_gpu, sys; print('\\n'.join(sys.modules))"
+    code = "import cuma_lite.gpu.plan, cuma_lite.gpu.doctor, cuma_lite.cli.gpu, sys; print('\\n'.join(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert not {line.split(".")[0] for line in out.splitlines()} & {
         "torch",
@@ -324,3 +324,15 @@ def test_planner_imports_no_torch():
         "unsloth",
         "transformers",
     }
+
+
+def test_the_held_out_evaluation_is_in_the_plan():
+    """HF generate of eval.batch_size sequences is a term of its own; through the shared vLLM engine it costs
+    nothing beyond the engine's KV cache."""
+    hf = plan_config(load_config("3b-24gb", ["model.backend=hf", "model.load_in_4bit=true"]), 24.0)
+    (row,) = [r for r in hf.rows if r.term.startswith("evaluation")]
+    assert row.phase == "eval" and row.gib > 0 and hf.total_gib >= row.gib
+    vllm = plan_config(load_config("3b-24gb"), 24.0)
+    assert not [r for r in vllm.rows if r.term.startswith("evaluation")]
+    assert any("shared vLLM engine" in n for n in vllm.notes)
+    assert any("takes effect as given" in n for n in vllm.notes)

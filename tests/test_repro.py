@@ -16,7 +16,7 @@ TINY = ["train.max_steps=1", "train.prompts_per_step=2", "rollout.max_new_tokens
         "data.synth_per_level=4", "train.min_groups_per_update=0"]  # fmt: skip
 
 
-def test_reduced_repro_writes_its_artefacts(tmp_path):
+def test_reduced_repro_writes_its_artefacts(tmp_path, monkeypatch):
     out = tmp_path / "repro"
     methods = ["ttrl", "cuma", "intuitor"]
     args = ["repro", "--quick", "--out", str(out), "--methods", ",".join(methods),
@@ -36,9 +36,15 @@ def test_reduced_repro_writes_its_artefacts(tmp_path):
     table = (out / "results.md").read_text()
     assert table.count("\n| weak |") == len(methods) and "± " in table and "claim (c)" in table
     assert (out / "results.png").stat().st_size > 10_000
-    # finished runs are reused: a second call trains nothing and gives the same results
+    # finished runs are reused: a second call starts no training at all and gives the same results
+    import cuma_lite.repro
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(cuma_lite.repro.subprocess, "run", no_training)
     again = CliRunner().invoke(app, args)
-    assert again.exit_code == 0
+    assert again.exit_code == 0, again.output
     assert json.loads((out / "results.json").read_text())["runs"] == results["runs"]
 
 

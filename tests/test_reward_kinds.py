@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from cuma_lite.rewards import GoldAnswerReward  # noqa: E402
 from cuma_lite.training.confidence import completion_scores, token_scores  # noqa: E402
-from cuma_lite.training.grpo import GradientBank  # noqa: E402
+from cuma_lite.training.mask import GradientBank  # noqa: E402
 
 
 def test_token_scores_match_their_definitions():

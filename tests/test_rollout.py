@@ -1,20 +1,18 @@
 """The rollout contract (cuma_lite.rollout): one set of tests over every implementation that runs here.
 
-``fake`` is the FakeGenerator; ``hf`` is HFGenerator over a tiny random Qwen2; ``vllm`` is VLLMGenerator over an
-object that mimics vLLM 0.31's ``LLM.generate`` / ``RequestOutput`` / ``CompletionOutput`` / ``Logprob`` (vLLM
-itself cannot be installed on a CPU machine), with stand-ins for ``SamplingParams`` and ``LoRARequest`` that
-keep vLLM's own argument checks.
+``fake`` is the FakeGenerator; ``hf`` is HFGenerator over a tiny random Qwen2; ``vllm`` is VLLMGenerator over the
+stand-ins of ``tests/vllm_fakes.py`` (vLLM cannot be installed on a CPU machine), which keep vLLM's own argument
+checks, each with its source line.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import random
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from vllm_fakes import FakeLLM, LoRARequest, SamplingParams, VLLMValidationError
 
 from cuma_lite.errors import UserError
 from cuma_lite.rollout import Completion, FakeGenerator, LoraHandle, SamplingSpec, check_completions
@@ -24,102 +22,6 @@ from cuma_lite.rollout.vllm import VLLMGenerator
 # Equal length (byte tokenizer: equal token counts), so the HF batch needs no padding and greedy order tests
 # compare like with like.
 PROMPTS = ["Q: 12+7=\nA: ", "Q: 30-4=\nA: ", "Q: 5*6= \nA: "]
-
-
-# ------------------------------------------------------------------------------------------ vLLM stand-ins
-
-
-@dataclass
-class Logprob:  # vllm/logprobs.py: Logprob(logprob, rank, decoded_token)
-    logprob: float
-    rank: int | None = None
-    decoded_token: str | None = None
-
-
-@dataclass
-class CompletionOutput:  # vllm/outputs.py: the fields VLLMGenerator reads
-    index: int
-    text: str
-    token_ids: list[int]
-    cumulative_logprob: float | None
-    logprobs: list[dict[int, Logprob]] | None
-    finish_reason: str | None = None
-
-
-@dataclass
-class RequestOutput:
-    request_id: str
-    prompt: str
-    outputs: list[CompletionOutput]
-    finished: bool = True
-
-
-class SamplingParams:
-    """Records its kwargs; rejects what vllm/sampling_params.py ``_verify_args`` rejects for these fields."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        allowed = {"n", "temperature", "top_p", "top_k", "seed", "max_tokens", "logprobs"}
-        assert set(kwargs) <= allowed, set(kwargs) - allowed
-        assert kwargs.get("n", 1) >= 1 and 0 <= kwargs.get("temperature", 1.0) <= 2
-        assert 0 < kwargs.get("top_p", 1.0) <= 1 and kwargs.get("top_k", 0) >= -1
-        assert kwargs.get("max_tokens", 16) >= 1
-        self.kwargs = kwargs
-
-
-@dataclass
-class LoRARequest:  # vllm/lora/request.py: same fields and __post_init__ checks
-    lora_name: str
-    lora_int_id: int
-    lora_path: str = ""
-
-    def __post_init__(self) -> None:
-        if self.lora_int_id < 1:
-            raise ValueError(f"id must be > 0, got {self.lora_int_id}")
-        assert self.lora_path, "lora_path cannot be empty"
-
-
-@dataclass
-class FakeLLM:
-    """``generate`` answers like vLLM, from a FakeGenerator: top-2 logprob dicts, outputs in shuffled index order."""
-
-    inner: FakeGenerator = field(default_factory=FakeGenerator)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def generate(self, prompts, sampling_params, *, use_tqdm=True, lora_request=None):
-        kw = sampling_params.kwargs
-        self.calls.append(
-            {"prompts": prompts, "params": kw, "lora_request": lora_request, "use_tqdm": use_tqdm}
-        )
-        spec = SamplingSpec(
-            n=kw["n"],
-            max_new_tokens=kw["max_tokens"],
-            temperature=kw["temperature"],
-            top_p=kw["top_p"],
-            top_k=kw["top_k"],
-            seed=kw["seed"],
-            logprobs=kw["logprobs"] is not None,
-        )
-        lora = None
-        if lora_request is not None:
-            lora = LoraHandle(lora_request.lora_name, lora_request.lora_int_id, lora_request.lora_path)
-        results = []
-        for r, (prompt, group) in enumerate(
-            zip(prompts, self.inner.generate(prompts, spec, lora), strict=True)
-        ):
-            outs = [self._output(j, c) for j, c in enumerate(group)]
-            random.Random(r).shuffle(outs)
-            results.append(RequestOutput(str(r), prompt, outs))
-        return results
-
-    @staticmethod
-    def _output(index: int, c: Completion) -> CompletionOutput:
-        logprobs = None
-        if c.logprobs is not None:  # the sampled token plus a more likely one (rank 1), as vLLM can return
-            logprobs = [
-                {t: Logprob(lp, rank=2), t + 1: Logprob(-0.01, rank=1)}
-                for t, lp in zip(c.token_ids, c.logprobs, strict=True)
-            ]
-        return CompletionOutput(index, c.text, list(c.token_ids), None, logprobs, c.finish_reason)
 
 
 def _vllm_generator(llm: Any = None, **kwargs: Any) -> VLLMGenerator:
@@ -363,3 +265,22 @@ def test_vllm_from_unsloth_uses_the_shared_engine_and_load_lora():
 def test_vllm_missing_says_what_to_install():
     with pytest.raises(UserError, match=r"cuma-lite\[gpu\]"):
         VLLMGenerator(FakeLLM())
+
+
+def test_vllm_greedy_asks_for_one_completion_and_repeats_it():
+    """vLLM refuses greedy sampling with n > 1 (vllm/sampling_params.py:549-554, 703-707): the fake refuses it too,
+    and the generator asks for n=1 and gives the contract's n identical completions."""
+    with pytest.raises(VLLMValidationError, match="n must be 1 when using greedy sampling"):
+        SamplingParams(n=4, temperature=0.0, top_p=1.0, top_k=0, seed=None, max_tokens=8, logprobs=None)
+    llm = FakeLLM()
+    out = _vllm_generator(llm).generate(PROMPTS, SamplingSpec(n=4, max_new_tokens=8, temperature=0.0))
+    assert llm.calls[0]["params"]["n"] == 1
+    assert all(len(group) == 4 and len(set(group)) == 1 for group in out)
+
+
+def test_vllm_renders_chat_prompts_with_the_engines_template():
+    llm = FakeLLM()
+    _vllm_generator(llm).generate(
+        [[{"role": "user", "content": "2+2?"}]], SamplingSpec(n=1, max_new_tokens=4)
+    )
+    assert llm.calls[0]["prompts"] == ["user: 2+2?\nassistant: "]

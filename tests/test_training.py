@@ -17,6 +17,8 @@ torch = pytest.importorskip("torch")
 
 from cuma_lite import rewards  # noqa: E402
 from cuma_lite.config import load_config  # noqa: E402
+from cuma_lite.training import run  # noqa: E402
+from cuma_lite.training.run import train  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -72,9 +74,42 @@ def scripted_answers(monkeypatch, groups_per_step: list[list[list[str | None]]])
     monkeypatch.setattr(rewards, "extract_answer", lambda text: next(flat))
 
 
+def build(cfg, out: Path):
+    """What ``train`` builds before it trains: (trainer, data), in a fresh run directory."""
+    from cuma_lite.backends import get_backend
+    from cuma_lite.curriculum import CurriculumScheduler
+    from cuma_lite.training import rundata, rundir
+    from cuma_lite.training.logs import JsonlLog
+
+    backend = get_backend(cfg)
+    backend.activate()
+    model, tokenizer = backend.load_policy()
+    data = rundata.load_run_data(cfg)
+    rundir.prepare_output_dir(out, cfg, resume=False, overwrite=True)
+    scheduler = CurriculumScheduler(
+        rundata.difficulties(data.train, cfg),
+        cfg.curriculum,
+        total_steps=cfg.train.max_steps,
+        seed=cfg.train.seed,
+    )
+    logs = JsonlLog(out / "metrics.jsonl"), JsonlLog(out / "samples.jsonl")
+    return run.build_trainer(cfg, backend, model, tokenizer, data, scheduler, *logs), data
+
+
+def with_callback(monkeypatch, callback) -> None:
+    """Every trainer ``train`` builds gets ``callback``."""
+    original = run.build_trainer
+
+    def build_with(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        trainer.add_callback(callback)
+        return trainer
+
+    monkeypatch.setattr(run, "build_trainer", build_with)
+
+
 def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
-    from cuma_lite.training import run_training
-    from cuma_lite.training.backends import resolve_model_path
+    from cuma_lite.models.source import resolve_model_path
 
     cfg = small_config(
         tiny_model_dir,
@@ -84,7 +119,7 @@ def test_real_steps_change_the_weights(tiny_model_dir, tmp_path):
         "eval.per_level=2",
         "eval.every=1",
     )
-    summary = run_training(cfg)
+    summary = train(cfg)
     from safetensors.torch import load_file
 
     before = load_file(Path(resolve_model_path(str(tiny_model_dir))) / "model.safetensors")
@@ -114,8 +149,6 @@ def test_all_masked_step_leaves_every_parameter_unchanged(tiny_model_dir, tmp_pa
     although Adam's momentum from step 1 would move them under a mere zero gradient."""
     from transformers import TrainerCallback
 
-    from cuma_lite.training import runner
-
     trained = [["1", "1", "1", "2"]] * 4
     no_majority = [["1", "2", "3", None]] * 4
     scripted_answers(monkeypatch, [trained, no_majority])
@@ -125,32 +158,29 @@ def test_all_masked_step_leaves_every_parameter_unchanged(tiny_model_dir, tmp_pa
         def on_step_end(self, args, state, control, model=None, **kwargs):
             snapshots.append({n: p.detach().clone() for n, p in model.named_parameters()})
 
-    build = runner.build_trainer
-
-    def build_with_snapshots(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.add_callback(Snapshot())
-        return trainer
-
-    monkeypatch.setattr(runner, "build_trainer", build_with_snapshots)
+    with_callback(monkeypatch, Snapshot())
     cfg = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0.5", "curriculum.mode=off")
-    runner.run_training(cfg)
+    train(cfg)
     assert len(snapshots) == 2
     assert [r["mask_rate"] for r in metrics(tmp_path / "run")] == [0.0, 1.0]
     moved = [n for n in snapshots[0] if not torch.equal(snapshots[0][n], snapshots[1][n])]
     assert moved == []
 
 
-@pytest.mark.parametrize(("beta", "normaliser"), [(0.0, "unmasked"), (0.1, "unmasked"), (0.0, "batch")])
+@pytest.mark.parametrize(
+    ("loss", "beta", "normaliser"),
+    [("dapo", 0.0, "unmasked"), ("dapo", 0.1, "unmasked"), ("bnpo", 0.0, "unmasked"), ("bnpo", 0.1, "unmasked"),
+     ("dapo", 0.0, "batch")],
+)  # fmt: skip
 def test_masked_groups_give_the_gradient_of_removed_groups(
-    tiny_model_dir, tmp_path, monkeypatch, beta, normaliser
+    tiny_model_dir, tmp_path, monkeypatch, loss, beta, normaliser
 ):
     """Gradient with groups 0 and 2 masked == gradient of the batch with those groups' rows removed
-    (``vote.mask_normaliser=batch``: the same, scaled by the unmasked share of the batch's tokens)."""
-    import trl
+    (``vote.mask_normaliser=batch``: the same, scaled by the unmasked share of the batch's tokens).
 
-    from cuma_lite.training import runner
-    from cuma_lite.training.backends import load_hf_policy
+    The policy is moved away from the reference first (as after an update), so that with beta > 0 the KL term
+    has a gradient on every row: masked rows left in the loss would show."""
+    import trl
 
     class Recording(trl.GRPOTrainer):
         def _generate_and_score_completions(self, inputs):
@@ -168,23 +198,26 @@ def test_masked_groups_give_the_gradient_of_removed_groups(
     cfg = small_config(
         tiny_model_dir,
         tmp_path / "run",
+        f"train.loss_type={loss}",
         f"train.beta={beta}",
         f"vote.mask_normaliser={normaliser}",
         "vote.min_share=0.5",
         "curriculum.mode=off",
     )
-    model, tokenizer = load_hf_policy(cfg)
-    data = runner.load_run_data(cfg)
-    runner.prepare_output_dir(tmp_path / "run", cfg, resume=False, overwrite=False)
-    trainer = runner.build_trainer(cfg, model, tokenizer, data, tmp_path / "run")
+    trainer, _ = build(cfg, tmp_path / "run")
     assert isinstance(trainer, Recording)
+    with torch.no_grad():  # "after an update": the policy is no longer the reference
+        generator = torch.Generator().manual_seed(0)
+        for p in trainer.model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=generator))
     batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 1
     masked = trainer._generate_and_score_completions(batch)
-    assert [g.vote.masked for g in trainer.vote_reward.last_groups] == [True, False, True, False]
-
+    assert trainer._signal.informative_groups == 2 and not trainer._signal.all_masked  # groups 1 and 3 train
     keep = torch.tensor([row // 4 in (1, 3) for row in range(16)])
+    assert masked["completion_mask"][~keep].sum() == 0 and masked["completion_mask"][keep].sum() > 0
+
     removed = {
         k: v[keep] if torch.is_tensor(v) and v.dim() > 0 and v.size(0) == 16 else v
         for k, v in trainer.raw.items()
@@ -204,6 +237,8 @@ def test_masked_groups_give_the_gradient_of_removed_groups(
         return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
 
     with_mask, without_groups = grads(masked), grads(removed)
+    if beta:
+        assert trainer._metrics["train"]["kl"][-1] > 1e-6  # the KL term is live: policy != reference
     assert with_mask.keys() == without_groups.keys() and with_mask
     assert any(g.abs().sum() > 0 for g in with_mask.values())
     for name in with_mask:
@@ -212,8 +247,6 @@ def test_masked_groups_give_the_gradient_of_removed_groups(
 
 def test_curriculum_decides_what_each_step_draws(tiny_model_dir, tmp_path):
     """stages over 4 steps and levels 1-2: steps 1-2 draw level 1 only, steps 3-4 unlock level 2."""
-    from cuma_lite.training import run_training
-
     cfg = small_config(
         tiny_model_dir,
         tmp_path / "run",
@@ -222,18 +255,42 @@ def test_curriculum_decides_what_each_step_draws(tiny_model_dir, tmp_path):
         "train.max_steps=4",
         "vote.min_share=0",
     )
-    run_training(cfg)
+    train(cfg)
     rows = metrics(tmp_path / "run")
     assert [r["active_levels"] for r in rows] == [[1], [1], [1, 2], [1, 2]]
     assert [r["level_max"] for r in rows] == [1.0, 1.0, 2.0, 2.0]
     assert [r["level_mean"] for r in rows] == [1.0, 1.0, 2.0, 2.0]  # replay=0: only the newest level
 
 
-def test_gold_answers_never_reach_training(tiny_model_dir, tmp_path):
-    """Same prompts, corrupted gold answers: a bit-identical run (only the diagnostic pseudo-label accuracy moves)."""
+def test_the_adaptive_curriculum_sees_each_generations_votes_one_generation_late(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """accelerate's dataloader reads one batch ahead: generation k+1 is drawn before generation k's votes are
+    observed (documented at CurriculumSampler)."""
+    from cuma_lite.curriculum import CurriculumScheduler
+
+    events: list[str] = []
+    draw, observe = CurriculumScheduler.draw, CurriculumScheduler.observe
+
+    def logged_draw(self, step, n):
+        events.append(f"draw {step}")
+        return draw(self, step, n)
+
+    def logged_observe(self, levels, masked):
+        events.append("observe")
+        return observe(self, levels, masked)
+
+    monkeypatch.setattr(CurriculumScheduler, "draw", logged_draw)
+    monkeypatch.setattr(CurriculumScheduler, "observe", logged_observe)
+    train(small_config(tiny_model_dir, tmp_path / "run", "curriculum.mode=adaptive", "train.max_steps=4"))
+    assert events == ["draw 0", "draw 1", "observe", "draw 2", "observe", "draw 3", "observe", "observe"]
+
+
+def test_gold_answers_never_reach_training(tmp_path):
+    """The trainer sees prompt, id and level only; with gold answers corrupted, a model that does answer trains
+    bit-identically (only the diagnostic pseudo-label accuracy moves, and it does move)."""
     from cuma_lite.data.io import write_jsonl
     from cuma_lite.data.synthetic import generate
-    from cuma_lite.training import run_training
 
     rows = generate("arithmetic", [1, 2], 8, seed=3)
     corrupted = [{**r, "answer": str(int(r["answer"]) + 1000), "solution": "\\boxed{0}"} for r in rows]
@@ -241,9 +298,13 @@ def test_gold_answers_never_reach_training(tiny_model_dir, tmp_path):
     for name, data in (("gold", rows), ("corrupted", corrupted)):
         write_jsonl(tmp_path / f"{name}.jsonl", data)
         cfg = small_config(
-            tiny_model_dir, tmp_path / name, f"data.path={tmp_path / name}.jsonl", "vote.min_share=0"
-        )
-        run_training(cfg)
+            Path("embedded:tiny-math"), tmp_path / name, f"data.path={tmp_path / name}.jsonl", "vote.min_share=0",
+            "rollout.max_new_tokens=40", "train.learning_rate=1e-4", "curriculum.mode=off",
+        )  # fmt: skip
+        if name == "gold":
+            trainer, _ = build(cfg, tmp_path / "columns")
+            assert trainer.train_dataset.column_names == ["prompt", "id", "level"]
+        train(cfg)
         runs[name] = (final_state(tmp_path / name), metrics(tmp_path / name))
     (w_gold, m_gold), (w_bad, m_bad) = runs["gold"], runs["corrupted"]
     assert all(torch.equal(w_gold[k], w_bad[k]) for k in w_gold)
@@ -252,29 +313,35 @@ def test_gold_answers_never_reach_training(tiny_model_dir, tmp_path):
         assert {k: v for k, v in a.items() if k not in volatile} == {
             k: v for k, v in b.items() if k not in volatile
         }
-    # the diagnostic (and only it) read the corrupted gold answers: no pseudo-label can match them
-    assert all(m.get("pseudo_label_acc") in (None, 0.0) for m in m_bad)
+    assert max(m["pseudo_label_acc"] for m in m_gold) > 0  # the model's labels are sometimes right...
+    assert all(m.get("pseudo_label_acc") in (None, 0.0) for m in m_bad)  # ...and never the corrupted answers
 
 
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
-def test_resume_after_a_real_kill(tiny_model_dir, tmp_path, sig):
-    """Kill a real `cuma-lite train` after checkpoint-2, rerun with --resume: every step exactly once."""
+def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, sig):
+    """Kill a real `cuma-lite train` after checkpoint-2, rerun with --resume: every step exactly once, and the
+    result is the uninterrupted run's, bit for bit: weights, metrics, samples, curriculum and bank state."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    out = tmp_path / "run"
-    args = [
-        sys.executable, "-m", "cuma_lite", "train", "--preset", "tiny-cpu", "--output", str(out),
-        "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
-        "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=4", "--set", "train.max_steps=6",
-        "--set", "train.save_steps=2", "--set", "data.synth_per_level=8", "--set", "eval.per_level=2",
-        "--set", "vote.min_share=0",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    out, uninterrupted = tmp_path / "run", tmp_path / "uninterrupted"
+
+    def command(where: Path) -> list[str]:
+        return [
+            sys.executable, "-m", "cuma_lite", "train", "--preset", "tiny-cpu", "--output", str(where),
+            "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
+            "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=4", "--set", "train.max_steps=6",
+            "--set", "train.save_steps=2", "--set", "data.synth_per_level=8", "--set", "eval.per_level=2",
+            "--set", "vote.min_share=0", "--set", "train.min_groups_per_update=3",
+            "--set", "curriculum.window=4", "--set", "curriculum.min_observations=4",
+            "--set", "curriculum.mask_threshold=0.9", "--set", "data.synth_levels=1-3",
+        ]  # fmt: skip
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if (out / "checkpoint-2").exists() and (out / "metrics.jsonl").exists():
@@ -288,29 +355,41 @@ def test_resume_after_a_real_kill(tiny_model_dir, tmp_path, sig):
     proc.send_signal(getattr(signal, sig))
     proc.wait(timeout=120)
     assert not (out / "model").exists()  # it really was interrupted
-    done_before_kill = {m["step"] for m in metrics(out)}
-    assert max(done_before_kill) >= 3
+    assert max(m["step"] for m in metrics(out)) >= 3
 
-    resumed = subprocess.run([*args, "--resume"], env=env, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [*command(out), "--resume"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout and "checkpoint-" in resumed.stdout
-    steps = [m["step"] for m in metrics(out)]
-    assert steps == [1, 2, 3, 4, 5, 6]
-    sample_steps = {json.loads(line)["step"] for line in (out / "samples.jsonl").read_text().splitlines()}
-    assert sample_steps == set(range(1, 7))
-    assert (out / "model" / "model.safetensors").exists() and (out / "eval_after.json").exists()
+    assert [m["step"] for m in metrics(out)] == [1, 2, 3, 4, 5, 6]
     assert [(e["step"], e["eval_tag"]) for e in metrics(out, evals=True)] == [(0, "before"), (6, "after")]
+
+    whole = subprocess.run(command(uninterrupted), env=env, capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    a, b = final_state(out), final_state(uninterrupted)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    volatile = {"step_time", "tokens_per_s", "epoch"}  # epoch: the Trainer's own count restarts on resume
+    assert [{k: v for k, v in m.items() if k not in volatile} for m in metrics(out)] == [
+        {k: v for k, v in m.items() if k not in volatile} for m in metrics(uninterrupted)
+    ]
+    assert (out / "samples.jsonl").read_text() == (uninterrupted / "samples.jsonl").read_text()
+    for name in ("curriculum_state.json", "gradient_bank.pt"):
+        assert (out / "checkpoint-6" / name).read_bytes() == (
+            uninterrupted / "checkpoint-6" / name
+        ).read_bytes()
+    assert max(m["level_max"] for m in metrics(out)) > 1  # the curriculum did move, so its state was tested
 
 
 def test_resume_refuses_a_changed_config(tiny_model_dir, tmp_path):
     from cuma_lite.errors import UserError
-    from cuma_lite.training import runner
+    from cuma_lite.training import rundir
 
     cfg = small_config(tiny_model_dir, tmp_path / "run")
-    runner.prepare_output_dir(tmp_path / "run", cfg, resume=False, overwrite=False)
+    rundir.prepare_output_dir(tmp_path / "run", cfg, resume=False, overwrite=False)
     changed = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0.2")
     with pytest.raises(UserError, match="vote.min_share"):
-        runner.prepare_output_dir(tmp_path / "run", changed, resume=True, overwrite=False)
+        rundir.prepare_output_dir(tmp_path / "run", changed, resume=True, overwrite=False)
 
 
 def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path):
@@ -352,18 +431,16 @@ def test_lora_run_exports_a_peft_adapter(tiny_model_dir, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from cuma_lite.training import runner
+    from cuma_lite.backends import get_backend
 
     out = tmp_path / "run"
     cfg = small_config(
         tiny_model_dir, out, "lora.r=8", "lora.alpha=16", "vote.min_share=0", "curriculum.mode=off"
     )
-    data = runner.load_run_data(cfg)
-    runner.prepare_output_dir(out, cfg, resume=False, overwrite=False)
-    model, tokenizer = runner._load_policy(cfg)
-    trainer = runner.build_trainer(cfg, model, tokenizer, data, out)
+    trainer, _ = build(cfg, out)
+    tokenizer = trainer.processing_class
     trainer.train()
-    adapter_dir = runner.save_final(trainer, tokenizer, cfg, out)
+    adapter_dir = run.save_final(trainer, tokenizer, cfg, get_backend(cfg), out)
     assert adapter_dir == out / "adapter"
     assert (adapter_dir / "adapter_model.safetensors").exists() and (
         adapter_dir / "adapter_config.json"
@@ -383,8 +460,6 @@ def test_adaptive_curriculum_is_fed_the_live_mask_rate(
     tiny_model_dir, tmp_path, monkeypatch, agree, unlocked
 ):
     """Level 2 unlocks only when level 1's groups stop being masked (here: scripted clear majorities)."""
-    from cuma_lite.training import run_training
-
     group = ["3", "3", "3", "3"] if agree else ["1", "2", "3", None]
     scripted_answers(monkeypatch, [[group] * 4] * 5)
     cfg = small_config(
@@ -397,7 +472,7 @@ def test_adaptive_curriculum_is_fed_the_live_mask_rate(
         "train.max_steps=5",
         "vote.min_share=0.5",
     )
-    run_training(cfg)
+    train(cfg)
     rows = metrics(tmp_path / "run")
     assert rows[0]["level_max"] == 1.0
     assert (max(r["level_max"] for r in rows) == 2.0) is unlocked
@@ -407,30 +482,27 @@ def test_adaptive_curriculum_is_fed_the_live_mask_rate(
 def test_prompts_longer_than_the_context_are_refused(tiny_model_dir, tmp_path):
     from cuma_lite.data.io import write_jsonl
     from cuma_lite.errors import UserError
-    from cuma_lite.training import run_training
 
     write_jsonl(
         tmp_path / "long.jsonl", [{"problem": "Compute " + "1+" * 200 + "1."}, {"problem": "Compute 1+1."}]
     )
     cfg = small_config(tiny_model_dir, tmp_path / "run", f"data.path={tmp_path / 'long.jsonl'}")
     with pytest.raises(UserError, match=r"prompt id=row-1 is \d+ tokens"):
-        run_training(cfg)
+        train(cfg)
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
 
 
 def test_4bit_lora_runs_on_cpu_after_a_before_eval(tiny_model_dir, tmp_path):
-    """bitsandbytes NF4 + LoRA on CPU, with a held-out evaluation first (the repacking trap, stack.md §4)."""
+    """bitsandbytes NF4 + LoRA on CPU, with a held-out evaluation first (the repacking trap: the policy is reloaded after it)."""
     pytest.importorskip("bitsandbytes")
     from safetensors.torch import load_file
-
-    from cuma_lite.training import run_training
 
     out = tmp_path / "run"
     cfg = small_config(
         tiny_model_dir, out, "model.load_in_4bit=true", "lora.r=8", "lora.alpha=16", "vote.min_share=0",
         "eval.per_level=2", "curriculum.mode=off",
     )  # fmt: skip
-    run_training(cfg)
+    train(cfg)
     adapter = load_file(out / "adapter" / "adapter_model.safetensors")
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())
     assert [e["eval_tag"] for e in metrics(out, evals=True)] == ["before", "after"]
@@ -444,8 +516,6 @@ def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(
     Adam's state), step 2 releases the banked gradient and the weights move."""
     from transformers import TrainerCallback
 
-    from cuma_lite.training import runner
-
     one_group = [["1", "1", "1", "2"], ["1", "2", "3", None], ["1", "2", "3", None], ["4", "5", "6", None]]
     scripted_answers(monkeypatch, [one_group, one_group])
     snapshots: list[dict[str, torch.Tensor]] = []
@@ -456,14 +526,7 @@ def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(
 
         on_step_end = on_train_begin
 
-    build = runner.build_trainer
-
-    def build_with_snapshots(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.add_callback(Snapshot())
-        return trainer
-
-    monkeypatch.setattr(runner, "build_trainer", build_with_snapshots)
+    with_callback(monkeypatch, Snapshot())
     cfg = small_config(
         tiny_model_dir,
         tmp_path / "run",
@@ -472,7 +535,7 @@ def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(
         "train.min_groups_per_update=2",
         f"train.gradient_accumulation_steps={accumulation}",
     )
-    runner.run_training(cfg)
+    train(cfg)
     assert len(snapshots) == 3
     assert [r["cuma/update"] for r in metrics(tmp_path / "run")] == [0.0, 1.0]
     assert all(torch.equal(snapshots[0][n], snapshots[1][n]) for n in snapshots[0])
@@ -481,8 +544,7 @@ def test_gradient_bank_holds_the_weights_until_enough_groups_are_in(
 
 @pytest.mark.parametrize("kind", ["self_certainty", "entropy"])
 def test_confidence_rewards_train_without_the_vote(tiny_model_dir, tmp_path, kind):
-    from cuma_lite.training import run_training
-    from cuma_lite.training.backends import resolve_model_path
+    from cuma_lite.models.source import resolve_model_path
 
     cfg = small_config(
         tiny_model_dir,
@@ -492,7 +554,7 @@ def test_confidence_rewards_train_without_the_vote(tiny_model_dir, tmp_path, kin
         "curriculum.mode=off",
         "train.scale_rewards=group",
     )
-    run_training(cfg)
+    train(cfg)
     steps = metrics(tmp_path / "run")
     assert len(steps) == 2
     assert all(isinstance(r[f"rewards/{kind}/mean"], float) for r in steps)
@@ -510,24 +572,17 @@ def test_cuda_oom_stops_with_the_knobs_and_the_checkpoint_resumes(tiny_model_dir
     from transformers import TrainerCallback
 
     from cuma_lite.errors import UserError
-    from cuma_lite.training import runner
 
     class OutOfMemoryAtStep2(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
             if state.global_step == 1:
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    build = runner.build_trainer
-
-    def build_failing(*args, **kwargs):
-        trainer = build(*args, **kwargs)
-        trainer.add_callback(OutOfMemoryAtStep2())
-        return trainer
-
     cfg = small_config(tiny_model_dir, tmp_path / "run", "train.save_steps=1")
-    monkeypatch.setattr(runner, "build_trainer", build_failing)
-    with pytest.raises(UserError) as err:
-        runner.run_training(cfg)
+    with monkeypatch.context() as patch:
+        with_callback(patch, OutOfMemoryAtStep2())
+        with pytest.raises(UserError) as err:
+            train(cfg)
     message = str(err.value)
     assert "CUDA out of memory at step 1" in message
     assert (
@@ -535,16 +590,13 @@ def test_cuda_oom_stops_with_the_knobs_and_the_checkpoint_resumes(tiny_model_dir
     )
     assert (tmp_path / "run" / "checkpoint-1").is_dir()
 
-    monkeypatch.setattr(runner, "build_trainer", build)
-    summary = runner.run_training(cfg, resume=True)
+    summary = train(cfg, resume=True)
     assert summary["steps"] == 2
 
 
 def test_a_csv_without_difficulty_is_graded_label_free_before_training(tiny_model_dir, tmp_path):
     """--data takes any supported format with a field mapping; difficulty_source=estimate grades it first."""
     import csv
-
-    from cuma_lite.training import run_training
 
     path = tmp_path / "questions.csv"
     with path.open("w", newline="") as f:
@@ -559,7 +611,7 @@ def test_a_csv_without_difficulty_is_graded_label_free_before_training(tiny_mode
         "data.problem_field=question",
         "curriculum.difficulty_source=estimate",
     )
-    run_training(cfg)
+    train(cfg)
     graded = [json.loads(line) for line in (tmp_path / "run" / "difficulty.jsonl").read_text().splitlines()]
     assert len(graded) == 12
     assert all(isinstance(r["difficulty"], int) and 0 <= r["majority_share"] <= 1 for r in graded)
@@ -570,7 +622,7 @@ def test_a_csv_without_difficulty_is_graded_label_free_before_training(tiny_mode
 def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
     """A kill while saving leaves checkpoint-N without the curriculum state (written last): resume before it."""
     from cuma_lite.curriculum import CURRICULUM_STATE
-    from cuma_lite.training.runner import _latest_checkpoint
+    from cuma_lite.training.rundir import latest_checkpoint
 
     for step, complete in ((2, True), (4, True), (6, False)):
         ckpt = tmp_path / f"checkpoint-{step}"
@@ -578,5 +630,24 @@ def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
         (ckpt / "model.safetensors").write_bytes(b"")
         if complete:
             (ckpt / CURRICULUM_STATE).write_text("{}")
-    assert _latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
-    assert _latest_checkpoint(tmp_path / "nothing") is None
+    assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint-4")
+    assert latest_checkpoint(tmp_path / "nothing") is None
+
+
+def test_a_tensorboard_run_logs_the_cuma_signals_in_the_same_stream(tiny_model_dir, tmp_path):
+    """train.report_to=tensorboard: TRL's own metrics and CuMa's (share, mask rate, level, pseudo-label accuracy)
+    land in the event files, as a TRL user expects."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    train(small_config(tiny_model_dir, out, "train.report_to=tensorboard", "vote.min_share=0"))
+    events = list(out.rglob("events.out.tfevents.*"))
+    assert events, "no tensorboard event file was written"
+    tags = set()
+    for path in events:
+        accumulator = EventAccumulator(str(path))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    for tag in ("cuma/majority_share", "cuma/mask_rate", "cuma/level_max", "cuma/pseudo_label_acc", "reward"):
+        assert f"train/{tag}" in tags, sorted(tags)

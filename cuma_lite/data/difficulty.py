@@ -34,6 +34,7 @@ from cuma_lite.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
     from cuma_lite.prompts import PromptStyle
+    from cuma_lite.rollout.contract import Generator, SamplingSpec
 
 logger = logging.getLogger(__name__)
 
@@ -153,55 +154,36 @@ def agreement(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 def estimate_difficulty(
     rows: Sequence[dict[str, Any]],
-    model: Any,
-    tokenizer: Any,
+    generator: Generator,
+    spec: SamplingSpec,
     *,
-    samples: int = 8,
     edges: Sequence[float] = DEFAULT_EDGES,
     prompt_style: PromptStyle = "plain",
-    max_new_tokens: int = 128,
-    temperature: float = 1.0,
-    batch_size: int = 64,
-    seed: int = 0,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows (each with ``problem``) annotated by :func:`annotate` from ``samples`` sampled answers each.
+    """Rows (each with ``problem``) annotated by :func:`annotate` from ``spec.n`` sampled answers each.
 
-    In memory, in the rows' order; ``batch_size`` is completions per generate call. ``progress`` shows a rich
-    bar unless ``on_batch`` (called with the number of rows done per batch) is given instead."""
+    In memory, in the rows' order. ``progress`` shows a rich bar unless ``on_batch`` (called with the number of
+    rows done per batch) is given instead."""
     from cuma_lite.answers import extract_answer
-    from cuma_lite.evaluation import _prompt_text, sample_completions
+    from cuma_lite.prompts import format_prompt
+    from cuma_lite.rollout.contract import texts
 
     edges = check_edges(edges)
-    if samples < 2:
+    if spec.n < 2:
         raise ConfigError(
-            f"samples={samples}: a majority share needs at least 2 samples per question (try 8)."
+            f"samples={spec.n}: a majority share needs at least 2 samples per question (try 8)."
         )
     if not rows:
         return []
-    prompts = [_prompt_text(tokenizer, r["problem"], prompt_style) for r in rows]
-
-    def run(advance: Callable[[int], None] | None) -> list[list[str]]:
-        return sample_completions(
-            model,
-            tokenizer,
-            prompts,
-            k=samples,
-            temperature=temperature,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            add_special_tokens=prompt_style == "plain",
-            seed=seed,
-            on_batch=advance,
-        )
-
+    prompts = [format_prompt(r["problem"], prompt_style) for r in rows]
     if progress and on_batch is None:
         with _progress_bar() as bar:
             task = bar.add_task("difficulty", total=len(rows))
-            groups = run(lambda n: bar.advance(task, n))
+            groups = texts(generator.generate(prompts, spec, on_batch=lambda n: bar.advance(task, n)))
     else:
-        groups = run(on_batch)
+        groups = texts(generator.generate(prompts, spec, on_batch=on_batch))
     return [
         annotate(row, [extract_answer(c) for c in completions], edges)
         for row, completions in zip(rows, groups, strict=True)
@@ -317,6 +299,7 @@ def estimate_difficulty_file(
     sampled with seed ``seed + c`` whether or not the job was resumed. Returns a summary: rows done, skipped,
     time per 100 questions, and the agreement with a given difficulty when the input had one."""
     from cuma_lite.data.loaders import load_rows
+    from cuma_lite.models.source import resolve_source
 
     edges = check_edges(edges)
     if samples < 2:
@@ -330,7 +313,9 @@ def estimate_difficulty_file(
     out = Path(out)
     finished = read_finished(out)
     done = {str(r.get("id")) for r in finished}
-    source, style, max_new = _resolve_model(model, prompt_style, max_new_tokens)
+    source = resolve_source(model)
+    default_style, default_max_new = source.generation_defaults()
+    style, max_new = prompt_style or default_style, int(max_new_tokens or default_max_new)
     job = DifficultyJob(str(data), model, samples, edges, style, max_new, temperature, seed, chunk_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     _check_meta(out, job, resuming=out.exists() and out.stat().st_size > 0)
@@ -342,17 +327,21 @@ def estimate_difficulty_file(
     n_todo = sum(len(chunk) for _, chunk in todo)
     started = time.perf_counter()
     if n_todo:
-        from cuma_lite.weights import load_model
+        from cuma_lite.backends.hf import load_inference_model
+        from cuma_lite.rollout.contract import SamplingSpec
+        from cuma_lite.rollout.hf import HFGenerator
 
-        lm, tokenizer = load_model(source)
+        generator = HFGenerator(*load_inference_model(source), batch_size=batch_size)
         with _progress_bar() if progress else _NoBar() as bar:
             task = bar.add_task("difficulty", total=len(rows), completed=len(rows) - n_todo)
             with out.open("a", encoding="utf-8") as fh:
                 for c, chunk in todo:
+                    spec = SamplingSpec(
+                        n=samples, max_new_tokens=max_new, temperature=temperature, seed=seed + c
+                    )
                     annotated = estimate_difficulty(
-                        chunk, lm, tokenizer, samples=samples, edges=edges, prompt_style=style,
-                        max_new_tokens=max_new, temperature=temperature, batch_size=batch_size,
-                        seed=seed + c, progress=False, on_batch=lambda n: bar.advance(task, n),
+                        chunk, generator, spec, edges=edges, prompt_style=style, progress=False,
+                        on_batch=lambda n: bar.advance(task, n),
                     )  # fmt: skip
                     fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in annotated))
                     fh.flush()
@@ -377,18 +366,6 @@ def _count_levels(rows: Sequence[dict[str, Any]]) -> dict[int, int]:
     for r in rows:
         counts[r["difficulty"]] = counts.get(r["difficulty"], 0) + 1
     return dict(sorted(counts.items()))
-
-
-def _resolve_model(spec: str, style: PromptStyle | None, max_new: int | None) -> tuple[Any, PromptStyle, int]:
-    """Like ``cuma-lite eval``: a run's own prompt style and length; plain/128 for embedded models; chat/1024."""
-    from cuma_lite.weights import resolve_source
-
-    source = resolve_source(spec)
-    run_cfg = source.run_config or {}
-    embedded = spec.startswith("embedded:") or "cuma_lite/assets" in source.base
-    style = style or run_cfg.get("model", {}).get("prompt_style") or ("plain" if embedded else "chat")
-    max_new = max_new or run_cfg.get("rollout", {}).get("max_new_tokens") or (128 if embedded else 1024)
-    return source, style, int(max_new)
 
 
 class _NoBar:

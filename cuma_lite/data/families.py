@@ -93,6 +93,14 @@ def family_names() -> list[str]:
     return [name for name, _, _ in list_families()]
 
 
+def family_levels(name: str) -> tuple[int, ...]:
+    """The levels family ``name`` has (a ValueError naming the families when it is unknown)."""
+    for family, _, levels in list_families():
+        if family == name:
+            return tuple(levels)
+    raise ValueError(f"unknown family {name!r}; choose one of {', '.join(family_names())}.")
+
+
 def generate_family(
     task: str, levels: Sequence[int], per_level: int, seed: int, *, exclude: Collection[str] = ()
 ) -> list[dict[str, Any]]:

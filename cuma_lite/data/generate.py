@@ -17,9 +17,8 @@ in the 3rd share band. That is the hypothesis the issue asks to test, not a know
 math500 measures how far it holds for a given model.
 
 Work is done in rounds (one candidate per short level per ``batch`` slot); after each round the accepted rows are
-appended and fsynced and the round number is saved, so a killed job resumes where it stopped. The sampler is a
-small protocol (:class:`Sampler`): :class:`HFSampler` runs a Hugging Face model (CPU or GPU); a vLLM sampler
-plugs in with the same ``sample`` method.
+appended and fsynced and the round number is saved, so a killed job resumes where it stopped. Writing and solving
+go through any :class:`~cuma_lite.rollout.contract.Generator` (the HF one on a CPU, vLLM on a GPU).
 """
 
 from __future__ import annotations
@@ -32,14 +31,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cuma_lite.data.dedup import DEFAULT_THRESHOLD, DuplicateIndex
 from cuma_lite.data.difficulty import DEFAULT_EDGES, annotate, check_edges, num_levels, read_finished
 from cuma_lite.errors import ConfigError, UserError
+from cuma_lite.rollout.contract import Generator, SamplingSpec, texts
 
 if TYPE_CHECKING:
-    from cuma_lite.prompts import PromptStyle
+    from cuma_lite.prompts import Prompt, PromptStyle
 
 logger = logging.getLogger(__name__)
 
@@ -107,65 +107,22 @@ def seed_pool(rows: Sequence[dict[str, Any]], levels: Sequence[int]) -> dict[int
     return pool
 
 
-# ---- sampling -------------------------------------------------------------------------------------------------
-
-
-class Sampler(Protocol):
-    """What generation and solving need from a model: ``k`` samples per prompt, in the prompts' order."""
-
-    name: str
-
-    def sample(
-        self,
-        prompts: Sequence[str | list[dict[str, str]]],
-        *,
-        k: int,
-        temperature: float,
-        max_new_tokens: int,
-        seed: int,
-    ) -> list[list[str]]: ...
-
-
-class HFSampler:
-    """A Hugging Face causal LM (with its tokenizer) behind :class:`Sampler`; chat prompts use its template."""
-
-    def __init__(self, model: Any, tokenizer: Any, *, name: str = "hf", batch_size: int = 64) -> None:
-        self.model, self.tokenizer, self.name, self.batch_size = model, tokenizer, name, batch_size
-
-    def sample(
-        self,
-        prompts: Sequence[str | list[dict[str, str]]],
-        *,
-        k: int,
-        temperature: float,
-        max_new_tokens: int,
-        seed: int,
-    ) -> list[list[str]]:
-        from cuma_lite.evaluation import sample_completions
-
-        plain = all(isinstance(p, str) for p in prompts)
-        texts = [
-            p
-            if isinstance(p, str)
-            else self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-            for p in prompts
-        ]
-        return sample_completions(
-            self.model,
-            self.tokenizer,
-            texts,
-            k=k,
-            temperature=temperature,
-            batch_size=self.batch_size,
-            max_new_tokens=max_new_tokens,
-            add_special_tokens=plain,
-            seed=seed,
-        )
+def _sample(
+    generator: Generator,
+    prompts: Sequence[Prompt],
+    *,
+    k: int,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+) -> list[list[str]]:
+    spec = SamplingSpec(n=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    return texts(generator.generate(prompts, spec))
 
 
 def solve_and_grade(
     rows: Sequence[dict[str, Any]],
-    sampler: Sampler,
+    generator: Generator,
     *,
     samples: int,
     edges: Sequence[float],
@@ -178,7 +135,8 @@ def solve_and_grade(
     from cuma_lite.answers import extract_answer
     from cuma_lite.prompts import format_prompt
 
-    groups = sampler.sample(
+    groups = _sample(
+        generator,
         [format_prompt(r["problem"], style) for r in rows],
         k=samples,
         temperature=temperature,
@@ -220,7 +178,7 @@ def build_contamination_index(
 
 
 def generate_at_levels(
-    sampler: Sampler,
+    generator: Generator,
     out: str | Path,
     *,
     model_name: str,
@@ -278,8 +236,13 @@ def generate_at_levels(
                 shot_rows = rng.sample(pool[lv], min(shots, len(pool[lv])))
                 requests.append((lv, shot_rows))
         prompts = [generation_prompt([r["problem"] for r in s], lv, prompt_style, top) for lv, s in requests]
-        replies = sampler.sample(
-            prompts, k=1, temperature=temperature, max_new_tokens=generate_tokens, seed=seed + 7919 * rounds
+        replies = _sample(
+            generator,
+            prompts,
+            k=1,
+            temperature=temperature,
+            max_new_tokens=generate_tokens,
+            seed=seed + 7919 * rounds,
         )
         candidates = []
         for (lv, shot_rows), reply in zip(requests, replies, strict=True):
@@ -297,7 +260,7 @@ def generate_at_levels(
                  "seed_ids": [str(r["id"]) for r in shot_rows], "round": rounds}
             )  # fmt: skip
         graded = solve_and_grade(
-            candidates, sampler, samples=samples, edges=edges, style=prompt_style,
+            candidates, generator, samples=samples, edges=edges, style=prompt_style,
             max_new_tokens=solve_tokens, temperature=temperature, seed=seed + 7919 * rounds + 1,
         ) if candidates else []  # fmt: skip
         accepted = []
@@ -375,17 +338,20 @@ def generate_from_source(
 ) -> dict[str, Any]:
     """``cuma-lite data generate``: load the seeds (default: the packaged MATH-500 by level) and the model (``hf``
     backend), then :func:`generate_at_levels`."""
+    from cuma_lite.backends.hf import load_inference_model
     from cuma_lite.benchmarks import benchmark_path
-    from cuma_lite.data.difficulty import _resolve_model
     from cuma_lite.data.loaders import load_rows
-    from cuma_lite.weights import load_model
+    from cuma_lite.models.source import resolve_source
+    from cuma_lite.rollout.hf import HFGenerator
 
     seed_rows = load_rows(seeds or benchmark_path("math500"), **(fields or {}))
-    source, style, solve_tokens = _resolve_model(model, prompt_style, kwargs.pop("solve_tokens", None))
-    lm, tokenizer = load_model(source)
-    sampler = HFSampler(lm, tokenizer, name=model, batch_size=batch_size)
+    source = resolve_source(model)
+    default_style, default_tokens = source.generation_defaults()
+    style = prompt_style or default_style
+    solve_tokens = kwargs.pop("solve_tokens", None) or default_tokens
+    generator = HFGenerator(*load_inference_model(source), batch_size=batch_size)
     return generate_at_levels(
-        sampler, out, model_name=model, levels=levels, per_level=per_level, seeds=seed_rows,
+        generator, out, model_name=model, levels=levels, per_level=per_level, seeds=seed_rows,
         seeds_name=str(seeds or "math500"), eval_sets=eval_sets, prompt_style=style, solve_tokens=solve_tokens,
         **kwargs,
     )  # fmt: skip

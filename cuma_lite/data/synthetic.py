@@ -34,6 +34,11 @@ Determinism: ``generate(task, levels, per_level, seed)`` gives the same items fo
 its own ``random.Random`` seeded from ``(task, level, seed)``, so asking for levels 1-3 or 1-5 gives the same level-1
 items. Problems are unique within a call, and ``exclude`` keeps a held-out set disjoint from a training set. Ids are
 stable: ``arith-L3-000017`` is the 18th item of level 3.
+
+Splits: ``generate(..., split="test")`` walks the same draws and keeps only problems of that split
+(:mod:`cuma_lite.data.splits`, a hash of the problem text), so the ``sft``, ``rl``, ``val`` and ``test`` sets are
+disjoint whatever their seeds; their ids name the split (``arith-test-L3-000017``). ``split=None`` (the default)
+is the generator as it always was: same items, same ids, same order.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+
+from cuma_lite.data.splits import SPLIT_PERCENT, check_split, split_of
 
 logger = logging.getLogger(__name__)
 
@@ -266,30 +273,42 @@ def generate(
     seed: int,
     *,
     exclude: Collection[str] = (),
+    split: str | None = None,
 ) -> list[dict[str, str | int]]:
     """``per_level`` unique problems at each of ``levels`` (in the order given); none whose text is in ``exclude``.
 
-    Use ``exclude`` with the training set's problems to build a disjoint held-out set.
+    Use ``exclude`` with the training set's problems to build a disjoint held-out set, or ``split`` (``sft``,
+    ``rl``, ``val``, ``test``) to draw only problems of one split; ``split=None`` draws from all problems.
     """
     spec = _check_request(task, levels, per_level)
+    if split is not None:
+        check_split(split)
     excluded = set(exclude)
+    # A split keeps about SPLIT_PERCENT of the draws, so it gets proportionally more of them before giving up.
+    attempts = 20 * per_level + 1000
+    if split is not None:
+        attempts = -(-attempts * 100 // SPLIT_PERCENT[split])
+    id_prefix = spec.id_prefix if split is None else f"{spec.id_prefix}-{split}"
     items: list[dict[str, str | int]] = []
     for level in levels:
         rng = random.Random(f"{task}:{level}:{seed}")  # per level: other levels never shift these items
         seen: set[str] = set()
-        budget = 20 * per_level + 1000
+        budget = attempts
         while len(seen) < per_level:
             if budget == 0:
+                pool = "distinct problems" if split is None else f"distinct {split!r}-split problems"
                 raise ValueError(
-                    f"{task} level {level} ran out of distinct problems after {len(seen)} of {per_level}; "
+                    f"{task} level {level} ran out of {pool} after {len(seen)} of {per_level}; "
                     "ask for fewer per level (or exclude fewer problems)."
                 )
             budget -= 1
             problem, answer, solution = spec.generate(level, rng)
             if problem in seen or problem in excluded:
                 continue
+            if split is not None and split_of(problem) != split:
+                continue
             seen.add(problem)
-            item_id = f"{spec.id_prefix}-L{level}-{len(seen) - 1:06d}"
+            item_id = f"{id_prefix}-L{level}-{len(seen) - 1:06d}"
             items.append(
                 {
                     "id": item_id,
@@ -299,7 +318,9 @@ def generate(
                     "solution": solution,
                 }
             )
-    logger.debug("generated %d %s items at levels %s (seed %d)", len(items), task, list(levels), seed)
+    logger.debug(
+        "generated %d %s items at levels %s (seed %d, split %s)", len(items), task, list(levels), seed, split
+    )
     return items
 
 

@@ -1,56 +1,9 @@
 """Will this run fit on this card? A GPU memory planner for label-free GRPO with 4-bit QLoRA.
 
 ``plan_config(cfg, gpu_mem_gib)`` adds up what a run of ``cfg`` holds on the GPU, term by term, from the model's
-shapes (:mod:`cuma_lite.gpu.model_table`) and the rollout/training settings, and checks it against the card.
-Every figure is an *estimate* from the formulas below, not a measurement; the constants marked "assumed" are
-round numbers chosen to be on the safe side, to be replaced by measured ones when a preset is run on hardware.
-
-Notation: L layers, H hidden size, I MLP width, V vocabulary, kv = KV heads x head dim; P = train.prompts_per_step,
-G = rollout.num_generations, C = rollout.max_new_tokens, S = model.max_seq_length (prompt + completion, the
-longest sequence), GA = train.gradient_accumulation_steps, B = P*G/GA sequences per micro-batch (TRL's
-per_device_train_batch_size), Nc = B*C completion tokens per micro-batch. 1 GiB = 2**30 bytes.
-
-Terms (bytes):
-
-- **weights**: the decoder's linear layers in NF4 (4 bits + double-quantised absmax, 4.127 bits a weight, the
-  bitsandbytes default with blocksize 64 that Unsloth uses), or 2 bytes a weight without 4-bit; embedding, LM head
-  (when untied), biases and norms stay 16-bit. With Unsloth's ``fast_inference`` vLLM and the trainer **share**
-  these tensors (one copy), so the term counts once and lives through both phases.
-- **LoRA + Adam**: r*(in+out) parameters per adapted matrix, 16 bytes each (fp32 weight, fp32 gradient, two fp32
-  Adam moments; TRL's default optimiser). A full fine-tune (lora.r=0) pays the same 16 bytes on every weight.
-- **activations (gradient checkpointing)**: one decoder layer recomputed during backward holds about
-  ``6H + 2kv + 4I`` bf16 values per token (two norm inputs, their normalised outputs, q/k/v, the attention output,
-  gate, up, silu(gate), their product), doubled for the gradients of the same tensors: ``2 * 2 * (6H + 2kv + 4I)
-  * B*S``. The checkpointed layer inputs (``L * B*S*H`` bf16) stay on the GPU with plain gradient checkpointing;
-  Unsloth's offloads them to CPU RAM asynchronously, so only two layers' worth is counted there. Without
-  checkpointing every layer keeps its activations.
-- **logits for the GRPO loss**: neither path materialises [Nc, V] logits. TRL 1.15's fused LM head
-  (``trl/trainer/utils.py::add_fused_lm_head`` -> ``trl/kernels/chunked_logprob.py``) projects tiles of
-  ``min(Nc, 4096)`` tokens x 32768 vocabulary entries in bf16; Unsloth's replacement
-  (``unsloth_zoo/fused_losses/fused_linear.py::fused_linear_rows``, 2026.10.9) takes chunks of R rows, R the power
-  of two at or below Nc*H/V clamped to [512, 4096] and to 2 GiB, as fp32 logits; counted twice (the logits and
-  the gradient tile of the same size). Both also keep the last hidden states and their fp32 gradient: 6 bytes *
-  Nc*H.
-- **KV cache**: ``2 * L * kv * 2`` bytes per token (bf16). vLLM needs one group of G sequences of S tokens in flight
-  to be useful (fewer only serialises, more is faster: it queues what does not fit); HF generate (backend hf, or
-  unsloth without fast_inference) holds the whole generation batch, P*G sequences, at once (TRL generates the
-  batch in one call), plus the sampler's fp32 logits ``2 * P*G * V * 4``.
-- **vLLM runtime** (fast_inference only): CUDA graphs, assumed 0.4 GiB; the profiling forward of its prefill chunk,
-  assumed 2048 tokens * (2H + 3I) bf16; the sampler's fp32 logits for up to 256 sequences; the LoRA slot
-  (the adapter at its rank, bf16).
-- **CUDA context** and cuBLAS workspaces: assumed 0.5 GiB (outside every PyTorch and vLLM figure).
-- **allocator reserve**: PyTorch's caching allocator cannot always reuse freed blocks: 0.25 GiB + 10% of the
-  per-step tensors (activations, logits, hidden states, HF-generate KV cache).
-
-Phases and ``gpu_memory_utilization``. vLLM reserves ``u * card`` up front (weights included) and fills what its
-weights and runtime leave with KV cache. With Unsloth's standby (``UNSLOTH_VLLM_STANDBY=1``) vLLM frees the KV cache
-while the trainer runs, so the run needs ``max(rollout, training)``: rollout = weights + vLLM runtime + one
-group's KV + LoRA/Adam + context; training = weights + LoRA/Adam + context + activations + logits + reserve.
-Without standby the KV cache stays while training, so the two add up. ``u`` is consistent when
-``u * card >= weights + runtime + one group's KV`` (vLLM can hold a group) and ``u * card + everything outside
-vLLM <= card`` (its reservation does not crowd out the trainer: LoRA/Adam and context with standby, plus
-activations, logits and reserve without). The planner reports what the run needs and the window of consistent
-``u``; a ``u`` above the need only gives vLLM more KV cache (more sequences in flight, faster rollouts).
+shapes (:mod:`cuma_lite.gpu.model_table`) and the run's settings, and checks it against the card. Every figure is
+an estimate, not a measurement; the terms, their formulas and the assumed constants are in docs/gpu-path.md
+(section 9), to be replaced by measured ones when a preset runs on hardware.
 """
 
 from __future__ import annotations
@@ -382,6 +335,21 @@ def plan_config(
     train = both + train_dynamic + reserve
     total = rollout + train - both if vllm and not m.vllm_standby else max(rollout, train)
 
+    # -- held-out evaluation (before and after training, and every eval.every steps)
+    if cfg.eval.per_level and not vllm:
+        e = cfg.eval.batch_size
+        ev = add(
+            "evaluation (HF generate)",
+            e * s * per_tok + 2 * e * arch.vocab_size * 4,
+            "eval",
+            f"{e} greedy seqs (eval.batch_size) x {s} tokens of KV + sampler logits",
+        )
+        total = max(total, both + ev + RESERVE_GIB + RESERVE_SHARE * ev)
+    elif cfg.eval.per_level:
+        notes.append(
+            "held-out evaluation generates through the shared vLLM engine: nothing beyond its KV cache."
+        )
+
     plan = MemoryPlan(cfg, arch, gpu_mem_gib, rows, rollout, train, total, problems=problems, notes=notes)
     card, usable = gpu_mem_gib, gpu_mem_gib * (1 - headroom)
     plan.headroom = headroom
@@ -418,6 +386,11 @@ def plan_config(
         notes.append(f"only {s - c} prompt tokens (model.max_seq_length - rollout.max_new_tokens).")
     if unsloth and not m.fast_inference:
         notes.append("fast_inference=false: rollouts use HF generate, without vLLM.")
+    if vllm and m.vllm_standby:
+        notes.append(
+            f"gpu_memory_utilization={m.gpu_memory_utilization:g} takes effect as given (cuma-lite sets "
+            "UNSLOTH_VLLM_STANDBY_UTIL_OVERRIDE; Standby would otherwise use a tier of the card, ~0.71-0.78 on 8-24 GB)."
+        )
     return plan
 
 

@@ -1,6 +1,7 @@
 """The generation contract: what a rollout engine is asked for and what it must give back.
 
-``generate(prompts, spec, lora=None) -> list[list[Completion]]``:
+``generate(prompts, spec, lora=None) -> list[list[Completion]]``, where a prompt is plain text or a conversation
+(rendered with the engine's chat template, :func:`cuma_lite.prompts.render_prompts`):
 
 - one list per prompt, in the prompts' order, each holding exactly ``spec.n`` completions;
 - a completion's ``token_ids`` are the *new* tokens only (no prompt), at most ``spec.max_new_tokens`` of them,
@@ -20,9 +21,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from cuma_lite.prompts import Prompt
+
+if TYPE_CHECKING:
+    from cuma_lite.config import RolloutConfig
 
 FinishReason = Literal["stop", "length"]
 
@@ -55,6 +61,29 @@ class SamplingSpec:
     def greedy(self) -> bool:
         return self.temperature == 0.0
 
+    @classmethod
+    def from_rollout(
+        cls,
+        rollout: RolloutConfig,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        temperature: float | None = None,
+    ) -> SamplingSpec:
+        """The run's sampling settings (``rollout.*``), with ``n``/``seed``/``temperature`` set for this use."""
+        return cls(
+            n=rollout.num_generations if n is None else n,
+            max_new_tokens=rollout.max_new_tokens,
+            temperature=rollout.temperature if temperature is None else temperature,
+            top_p=rollout.top_p,
+            top_k=rollout.top_k,
+            seed=seed,
+        )
+
+    @classmethod
+    def greedy_spec(cls, max_new_tokens: int) -> SamplingSpec:
+        return cls(n=1, max_new_tokens=max_new_tokens, temperature=0.0)
+
 
 @dataclass(frozen=True)
 class LoraHandle:
@@ -86,14 +115,28 @@ class Completion:
     finish_reason: FinishReason | None = None
 
 
+OnBatch = Callable[[int], None]
+"""Progress hook: called with the number of prompts a finished batch held."""
+
+
 @runtime_checkable
 class Generator(Protocol):
     def generate(
-        self, prompts: Sequence[str], spec: SamplingSpec, lora: LoraHandle | None = None
+        self,
+        prompts: Sequence[Prompt],
+        spec: SamplingSpec,
+        lora: LoraHandle | None = None,
+        *,
+        on_batch: OnBatch | None = None,
     ) -> list[list[Completion]]: ...
 
 
-def check_completions(prompts: Sequence[str], spec: SamplingSpec, out: list[list[Completion]]) -> None:
+def texts(groups: list[list[Completion]]) -> list[list[str]]:
+    """The completions' texts, group by group."""
+    return [[c.text for c in group] for group in groups]
+
+
+def check_completions(prompts: Sequence[Prompt], spec: SamplingSpec, out: list[list[Completion]]) -> None:
     """Raise ``ValueError`` naming the first way ``out`` breaks the contract for ``prompts`` and ``spec``."""
     if len(out) != len(prompts):
         raise ValueError(f"{len(out)} completion lists for {len(prompts)} prompts")

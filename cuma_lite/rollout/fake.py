@@ -1,7 +1,7 @@
 """A deterministic generator without a model: honours the whole contract, for tests.
 
 Tokens are bytes (id ``b`` is byte ``b``, like the embedded tiny tokenizer) and ``eos_id`` ends a completion that
-fits its budget. What a completion *says* comes from ``respond(prompt, rng)`` -- by default a short answer drawn
+fits its budget. What a completion *says* comes from ``respond(prompt, rng)`` (chat prompts are rendered by :func:`render_chat` first) -- by default a short answer drawn
 from ``rng`` -- so a test can script votes (``respond=lambda p, rng: rng.choice([" 4", " 4", " 5"])``). The
 per-completion ``rng`` is seeded from ``(seed, prompt, index)``, so a prompt's completions do not depend on the
 other prompts of the call; greedy (``temperature=0``) uses index 0 for all ``n``.
@@ -13,13 +13,19 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from cuma_lite.rollout.contract import Completion, LoraHandle, SamplingSpec
+from cuma_lite.prompts import Prompt
+from cuma_lite.rollout.contract import Completion, LoraHandle, OnBatch, SamplingSpec
 
 Respond = Callable[[str, random.Random], str]
 
 
 def default_respond(prompt: str, rng: random.Random) -> str:
     return f" The answer is {rng.randint(0, 9)}."
+
+
+def render_chat(messages: list[dict[str, str]]) -> str:
+    """A stand-in chat template: ``role: content`` lines and an open assistant turn."""
+    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
 
 
 class FakeGenerator:
@@ -31,13 +37,20 @@ class FakeGenerator:
         self.calls: list[tuple[list[str], SamplingSpec, LoraHandle | None]] = []
 
     def generate(
-        self, prompts: Sequence[str], spec: SamplingSpec, lora: LoraHandle | None = None
+        self,
+        prompts: Sequence[Prompt],
+        spec: SamplingSpec,
+        lora: LoraHandle | None = None,
+        *,
+        on_batch: OnBatch | None = None,
     ) -> list[list[Completion]]:
-        self.calls.append((list(prompts), spec, lora))
+        texts = [p if isinstance(p, str) else render_chat(p) for p in prompts]
+        self.calls.append((texts, spec, lora))
         adapter = lora.name if lora is not None else ""
-        return [
-            [self._one(p, 0 if spec.greedy else j, spec, adapter) for j in range(spec.n)] for p in prompts
-        ]
+        out = [[self._one(p, 0 if spec.greedy else j, spec, adapter) for j in range(spec.n)] for p in texts]
+        if on_batch is not None and texts:
+            on_batch(len(texts))
+        return out
 
     def _one(self, prompt: str, index: int, spec: SamplingSpec, adapter: str) -> Completion:
         seed = 0 if spec.greedy or spec.seed is None else spec.seed

@@ -1,8 +1,11 @@
 """The generation contract over ``model.generate`` (transformers, optionally a peft model): CPU or GPU.
 
-The same batching conventions as :mod:`cuma_lite.evaluation` (left padding, eval mode for the call, the model
-given back in the mode it was in). Log-probabilities come from ``compute_transition_scores`` over the processed
-scores (after temperature and top-k/top-p), which is what vLLM's ``processed_logprobs`` mode returns.
+Batches hold about ``batch_size`` sequences (``batch_size // n`` prompts when sampling ``n`` each), left-padded.
+Greedy decoding runs in order of prompt length (less padding; the answer of a prompt does not depend on its
+batch-mates), sampling in the caller's order (so a seed gives the same samples whatever the batch). The model is
+put in eval mode for the call and given back in the mode it was in. Log-probabilities come from
+``compute_transition_scores`` over the processed scores (after temperature and top-k/top-p), which is what vLLM's
+``processed_logprobs`` mode returns.
 
 A :class:`~cuma_lite.rollout.contract.LoraHandle` is loaded once per name with ``load_adapter`` (peft's on a
 ``PeftModel``, transformers' on a plain model), made active for the call, and the previous state restored.
@@ -13,39 +16,56 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cuma_lite.rollout.contract import Completion, LoraHandle, SamplingSpec
+from cuma_lite.prompts import Prompt, render_prompts
+from cuma_lite.rollout.contract import Completion, LoraHandle, OnBatch, SamplingSpec
 
 
 class HFGenerator:
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 16, add_special_tokens: bool = True):
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 64) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.batch_size = batch_size  # prompts per generate call (each gives n sequences)
-        self.add_special_tokens = add_special_tokens
+        self.batch_size = batch_size  # sequences per generate call
         self._loaded: set[str] = set()  # adapters this generator loaded into a plain (non-peft) model
 
     def generate(
-        self, prompts: Sequence[str], spec: SamplingSpec, lora: LoraHandle | None = None
+        self,
+        prompts: Sequence[Prompt],
+        spec: SamplingSpec,
+        lora: LoraHandle | None = None,
+        *,
+        on_batch: OnBatch | None = None,
     ) -> list[list[Completion]]:
         import torch
 
+        texts, special = render_prompts(prompts, self.tokenizer)
+        if spec.greedy:  # one decode a prompt; the length order only saves padding
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            per_call = self.batch_size
+        else:
+            order = list(range(len(texts)))
+            per_call = max(1, self.batch_size // spec.n)
         if spec.seed is not None:
             torch.manual_seed(spec.seed)
+        results: list[list[Completion]] = [[] for _ in texts]
         was_training = self.model.training
         restore = self._activate(lora) if lora is not None else None
         self.model.eval()
         try:
             with torch.inference_mode():
-                out: list[list[Completion]] = []
-                for start in range(0, len(prompts), self.batch_size):
-                    out.extend(self._batch(list(prompts[start : start + self.batch_size]), spec))
+                for start in range(0, len(order), per_call):
+                    idx = order[start : start + per_call]
+                    groups = self._batch([texts[i] for i in idx], spec, special)
+                    for i, group in zip(idx, groups, strict=True):
+                        results[i] = group
+                    if on_batch is not None:
+                        on_batch(len(idx))
         finally:
             self.model.train(was_training)
             if restore is not None:
                 restore()
-        return out
+        return results
 
-    def _batch(self, prompts: list[str], spec: SamplingSpec) -> list[list[Completion]]:
+    def _batch(self, prompts: list[str], spec: SamplingSpec, special: bool) -> list[list[Completion]]:
         from transformers import GenerationConfig
 
         tok = self.tokenizer
@@ -64,16 +84,12 @@ class HFGenerator:
             **sampling,
         )
         enc = tok(
-            prompts,
-            return_tensors="pt",
-            padding=True,
-            padding_side="left",
-            add_special_tokens=self.add_special_tokens,
+            prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=special
         ).to(self.model.device)
         gen = self.model.generate(**enc, generation_config=config)
-        new = gen.sequences[:, enc["input_ids"].shape[1] :]  # [b * n, T_new]
+        new = gen.sequences[:, enc["input_ids"].shape[1] :]  # [b * k, T_new]
         scores = None
-        if spec.logprobs:  # [b * n, T_new]: log p(token) under the processed (sampling) distribution
+        if spec.logprobs:  # [b * k, T_new]: log p(token) under the processed (sampling) distribution
             scores = self.model.compute_transition_scores(gen.sequences, gen.scores, normalize_logits=True)
         k = 1 if spec.greedy else spec.n
         rows = [

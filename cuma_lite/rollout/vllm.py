@@ -1,23 +1,8 @@
 """The generation contract over a vLLM ``LLM`` -- plain vLLM 0.31, or Unsloth's shared ``model.vllm_engine``.
 
-Thin on purpose (stack.md §6: nothing here can run without a CUDA GPU). It builds a ``SamplingParams`` and a
-``LoRARequest`` and maps each ``RequestOutput`` back to :class:`~cuma_lite.rollout.contract.Completion`. The APIs
-used, as read in the vllm 0.31.0 wheel:
-
-- ``LLM.generate(prompts, sampling_params, *, use_tqdm, lora_request)`` returns one ``RequestOutput`` per prompt
-  "in the same order as the input prompts" (``vllm/entrypoints/llm.py``, ``LLM.generate``, l. 420-461).
-- ``SamplingParams(n, temperature, top_p, top_k, seed, max_tokens, logprobs)`` (``vllm/sampling_params.py``
-  l. 225-281): ``top_k=0`` disables top-k; ``logprobs=0`` returns the sampled token's log-prob only. With a
-  seed and ``n > 1`` child ``k`` samples with ``seed + k`` (``vllm/v1/engine/parallel_sampling.py`` l. 69-81).
-- ``RequestOutput.outputs: list[CompletionOutput]``; ``CompletionOutput.index, text, token_ids, logprobs,
-  finish_reason`` (``vllm/outputs.py`` l. 33-68); ``logprobs[i]`` maps token id -> ``Logprob(logprob, rank, ...)``
-  (``vllm/logprobs.py``: ``SampleLogprobs``, a list of dicts or the list-like ``FlatLogprobs``).
-- ``LoRARequest(lora_name, lora_int_id, lora_path)``; ``lora_int_id >= 1`` and a non-empty path
-  (``vllm/lora/request.py`` l. 8-46).
-
-Which log-probabilities come back (raw or processed) is a property of the engine (``LLM(logprobs_mode=...)``);
-TRL's colocated engine and Unsloth's training engine both use ``processed_logprobs``
-(``trl/generation/vllm_generation.py`` ``_init_vllm``; ``unsloth_zoo/vllm_utils.py`` ``load_vllm``, l. 5024).
+Thin on purpose: nothing here can run without a CUDA GPU, so it only builds ``SamplingParams`` and a
+``LoRARequest`` and maps each ``RequestOutput`` back to :class:`~cuma_lite.rollout.contract.Completion`. The vLLM
+APIs it uses, and the checks vLLM makes on them, are listed with their lines in docs/gpu-path.md.
 """
 
 from __future__ import annotations
@@ -27,7 +12,8 @@ from typing import Any
 
 from cuma_lite.config import LORA_RANKS_VLLM
 from cuma_lite.errors import UserError
-from cuma_lite.rollout.contract import Completion, LoraHandle, SamplingSpec
+from cuma_lite.prompts import Prompt
+from cuma_lite.rollout.contract import Completion, LoraHandle, OnBatch, SamplingSpec
 
 INSTALL_HINT = "vLLM is not installed: on a CUDA machine, pip install 'cuma-lite[gpu]' (vllm==0.31.0)."
 
@@ -74,8 +60,9 @@ class VLLMGenerator:
         )
 
     def sampling_params(self, spec: SamplingSpec) -> Any:
+        """vLLM refuses greedy sampling with n > 1, so greedy asks for one completion (repeated by ``generate``)."""
         return self.SamplingParams(
-            n=spec.n,
+            n=1 if spec.greedy else spec.n,
             temperature=spec.temperature,
             top_p=spec.top_p,
             top_k=spec.top_k,
@@ -99,21 +86,32 @@ class VLLMGenerator:
             )
 
     def generate(
-        self, prompts: Sequence[str], spec: SamplingSpec, lora: LoraHandle | None = None
+        self,
+        prompts: Sequence[Prompt],
+        spec: SamplingSpec,
+        lora: LoraHandle | None = None,
+        *,
+        on_batch: OnBatch | None = None,
     ) -> list[list[Completion]]:
         request = None
         if lora is not None:
             self.check_rank(lora)
             request = self.lora_loader(lora)
-        outputs = self.llm.generate(
-            list(prompts), self.sampling_params(spec), use_tqdm=False, lora_request=request
-        )
+        texts = [p if isinstance(p, str) else self._render(p) for p in prompts]
+        outputs = self.llm.generate(texts, self.sampling_params(spec), use_tqdm=False, lora_request=request)
         if len(outputs) != len(prompts):
             raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(prompts)} prompts")
-        return [
+        groups = [
             [to_completion(o, spec.logprobs) for o in sorted(r.outputs, key=lambda o: o.index)]
             for r in outputs
         ]
+        if on_batch is not None and prompts:
+            on_batch(len(prompts))
+        return [g * spec.n if spec.greedy else g for g in groups]
+
+    def _render(self, messages: list[dict[str, str]]) -> str:
+        tokenizer = self.llm.get_tokenizer()
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def to_completion(output: Any, want_logprobs: bool) -> Completion:

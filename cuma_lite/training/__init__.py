@@ -1,19 +1,6 @@
-"""Training wiring: TRL's GRPOTrainer with CuMa's mask and curriculum (``grpo``), model loading (``backends``),
-the run itself (``runner``), logging callbacks (``callbacks``) and the trl 1.15 CPU fallback (``trl_compat``).
+"""Training: TRL's GRPOTrainer with CuMa's mask and curriculum (``trainer``, ``mask``), the run end to end
+(``run.train``), its directory, data and logs (``rundir``, ``rundata``, ``logs``, ``heldout``, ``callbacks``),
+the confidence rewards (``confidence``) and the trl 1.15 CPU fallback (``trl_compat``).
 
-Importing this package is light; torch, transformers and trl are imported when ``run_training`` runs.
+Importing this package imports nothing heavy; ``from cuma_lite.training.run import train`` does.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from cuma_lite.config import Config
-
-
-def run_training(cfg: Config, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
-    """Train as ``cfg`` says (see :func:`cuma_lite.training.runner.run_training`)."""
-    from cuma_lite.training.runner import run_training as _run
-
-    return _run(cfg, resume=resume, overwrite=overwrite)

@@ -1,17 +1,13 @@
-"""Trainer callbacks: ``metrics.jsonl`` (one line a step) and a rich progress bar with the label-free signals.
-
-The signals that say whether label-free RL is learning or collapsing: the mean reward (agreement with the
-pseudo-label), the majority share, the mask rate (groups with no clear majority), the parse rate, the active
-curriculum levels, and -- when gold answers exist -- the pseudo-label accuracy (diagnostic only).
+"""Trainer callbacks: a line of ``metrics.jsonl`` per step, periodic held-out evaluation, and a rich progress bar
+showing the signals that say whether label-free RL is learning or collapsing (reward, majority share, mask rate,
+curriculum level and, when gold answers exist, the diagnostic pseudo-label accuracy).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.progress import (
@@ -24,6 +20,7 @@ from rich.progress import (
 from transformers import TrainerCallback
 
 from cuma_lite.curriculum import CurriculumScheduler
+from cuma_lite.training.logs import JsonlLog
 
 # TRL's metric name -> ours; everything else TRL logs is kept under its own name.
 RENAMES = {
@@ -41,12 +38,12 @@ RENAMES = {
 
 
 class MetricsCallback(TrainerCallback):
-    """Appends one JSON line per logged step to ``path``; on resume, drops lines past the checkpoint's step."""
+    """One ``metrics.jsonl`` record per logged step; on resume, the logs forget the steps after the checkpoint."""
 
     def __init__(
-        self, path: Path, scheduler: CurriculumScheduler, also_truncate: tuple[Path, ...] = ()
-    ) -> None:
-        self.path = path
+        self, metrics: JsonlLog, scheduler: CurriculumScheduler, also_truncate: tuple[JsonlLog, ...] = ()
+    ):
+        self.metrics = metrics
         self.scheduler = scheduler
         self.also_truncate = also_truncate
         self._last_time: float | None = None
@@ -54,8 +51,8 @@ class MetricsCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:  # resumed: forget the steps after the checkpoint, they are redone
-            for path in (self.path, *self.also_truncate):
-                truncate_after_step(path, state.global_step)
+            for log in (self.metrics, *self.also_truncate):
+                log.truncate_after(state.global_step)
         self._last_time = time.perf_counter()
 
     def on_log(
@@ -75,37 +72,21 @@ class MetricsCallback(TrainerCallback):
         if tokens is not None and self._last_tokens is not None and self._last_time is not None:
             record["tokens_per_s"] = (tokens - self._last_tokens) / max(now - self._last_time, 1e-9)
         self._last_time, self._last_tokens = now, tokens
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        self.metrics.append(record)
 
 
 class PeriodicEvalCallback(TrainerCallback):
-    """Held-out evaluation every ``every`` steps (``eval.every``); before/after are run by the runner itself."""
+    """Held-out evaluation every ``every`` steps (``eval.every``); before/after are run by the run itself."""
 
-    def __init__(self, evaluate: Callable[..., Any], tokenizer: Any, every: int) -> None:
+    def __init__(self, evaluate: Callable[..., Any], generator_for: Callable[[Any], Any], every: int) -> None:
         self.evaluate = evaluate
-        self.tokenizer = tokenizer
+        self.generator_for = generator_for
         self.every = every
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         step = state.global_step
         if state.is_world_process_zero and step % self.every == 0 and step < state.max_steps:
-            self.evaluate(model, self.tokenizer, step=step, tag=f"step{step}")
-
-
-def truncate_after_step(path: Path, step: int) -> None:
-    """Drop the JSON lines of ``path`` whose ``step`` is past ``step`` (and a torn last line from a kill)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by SIGKILL
-        if record.get("step", 0) <= step:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept))
+            self.evaluate(self.generator_for(model), step=step, tag=f"step{step}")
 
 
 class RichProgressCallback(TrainerCallback):

@@ -1,8 +1,8 @@
 """The policy's confidence as a label-free reward: Intuitor's self-certainty and RENT's negative entropy.
 
 Both read the policy's next-token distributions over a completion, so unlike the majority vote they need the
-model: :class:`ConfidenceReward` is bound to the trainer after it is built and scores each completion with one
-no-grad forward pass of the policy as it is at that step (the same weights that sampled it).
+model: :class:`ConfidenceReward` holds the policy being trained and scores each completion with one no-grad forward
+pass of it as it is at that step (the same weights that sampled it).
 
 Per completion token *t* with next-token distribution *p_t* over a vocabulary of size V (logits divided by the
 sampling temperature, as TRL does for its log-probabilities):
@@ -77,36 +77,41 @@ def completion_scores(
 
 
 class ConfidenceReward:
-    """TRL reward function: the mean self-certainty (or negative entropy) of each completion under the policy."""
+    """TRL reward function: the mean self-certainty (or negative entropy) of each completion under the policy.
 
-    def __init__(self, kind: str, *, temperature: float = 1.0, batch_size: int = 64) -> None:
+    ``model`` is the policy the trainer trains (the same object, so each step scores with the current weights);
+    prompts are tokenised as TRL tokenises them for generation (``GRPOTrainer._tokenize_prompts``: the
+    tokenizer's plain call, or its chat template with a generation prompt)."""
+
+    def __init__(
+        self, kind: str, *, model: Any, tokenizer: Any, temperature: float = 1.0, batch_size: int = 64
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown confidence kind {kind!r}; choose one of {KINDS}")
         self.kind = kind
         self.__name__ = kind  # TRL names the reward's metrics after it
+        self.model = model
+        self.tokenizer = tokenizer
         self.temperature = temperature
         self.batch_size = batch_size
-        self.trainer: Any = None
 
-    def bind(self, trainer: Any) -> None:
-        """Score with this trainer's policy and prompt tokenisation (call once the trainer exists)."""
-        self.trainer = trainer
+    def prompt_ids(self, prompts: Sequence[Any]) -> list[list[int]]:
+        if isinstance(prompts[0], str):
+            return self.tokenizer(text=list(prompts))["input_ids"]
+        encoded = self.tokenizer.apply_chat_template(
+            conversation=list(prompts), add_generation_prompt=True, tokenize=True, return_dict=True
+        )
+        return encoded["input_ids"]
 
     def __call__(
         self, prompts: Sequence[Any], completion_ids: Sequence[Sequence[int]], **_: Any
     ) -> list[float]:
-        if self.trainer is None:
-            raise RuntimeError("ConfidenceReward.bind(trainer) must be called before training starts.")
-        trainer = self.trainer
-        prompt_ids = trainer._tokenize_prompts(list(prompts))[0]  # the ids TRL generated from
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        tokenizer = trainer.processing_class
         return completion_scores(
-            model,
-            prompt_ids,
+            self.model,
+            self.prompt_ids(prompts),
             completion_ids,
             kind=self.kind,
             temperature=self.temperature,
-            pad_id=tokenizer.pad_token_id or 0,
+            pad_id=self.tokenizer.pad_token_id or 0,
             batch_size=self.batch_size,
         )

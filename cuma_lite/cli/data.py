@@ -13,12 +13,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cuma_lite.cli_common import console, friendly_errors
+from cuma_lite.cli.common import console, friendly_errors
 from cuma_lite.config import parse_levels
 from cuma_lite.data.io import write_jsonl
 from cuma_lite.errors import ConfigError
 
 data_app = typer.Typer(help="Make, check, describe, grade and generate prompt files.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+
 
 ProblemField = Annotated[str, typer.Option("--problem-field", help="Column holding the problem.")]
 AnswerField = Annotated[str, typer.Option("--answer-field", help="Column holding the gold answer.")]

@@ -1,8 +1,8 @@
 """Where a model's weights come from: a hub id, a local directory, ``embedded:NAME``, or a cuma-lite run.
 
-A run directory holds either ``adapter/`` (LoRA over the base named in its ``adapter_config.json``) or
-``model/`` (a full fine-tune); its ``config.yaml`` says how it prompted (``model.prompt_style``) and how long
-its completions were. ``eval`` and ``export`` load runs through here, so both agree on what a run's weights are.
+A run directory holds ``adapter/`` (LoRA over the base named in its ``adapter_config.json``) or ``model/`` (a full
+fine-tune), and its ``config.yaml`` says how the run prompted and how long its completions were. Training, ``eval``,
+``export`` and ``data difficulty`` all resolve ``--model`` here, so they agree on what a model is.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from cuma_lite.errors import UserError
 
+EMBEDDED_PREFIX = "embedded:"
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -23,6 +25,32 @@ class ModelSource:
     """A LoRA adapter to apply on top of ``base``."""
     run_config: dict[str, Any] | None = None
     """The run's resolved config, when the source is a run directory."""
+    embedded: bool = False
+    """A model shipped in the package (``embedded:NAME``)."""
+
+    def generation_defaults(self) -> tuple[Literal["plain", "chat"], int]:
+        """(prompt style, completion tokens): the run's own, ``plain``/128 for embedded models, else ``chat``/1024."""
+        run = self.run_config or {}
+        style = run.get("model", {}).get("prompt_style") or ("plain" if self.embedded else "chat")
+        max_new = run.get("rollout", {}).get("max_new_tokens") or (128 if self.embedded else 1024)
+        return style, int(max_new)
+
+
+def resolve_model_path(name: str) -> str:
+    """``embedded:NAME`` -> the packaged directory; a local path must exist; anything else is a hub id."""
+    if name.startswith(EMBEDDED_PREFIX):
+        from cuma_lite.models.tiny import embedded_path
+
+        try:
+            return str(embedded_path(name.split(":", 1)[1]))
+        except (ValueError, FileNotFoundError) as e:
+            raise UserError(f"model.name={name}: {e}") from None
+    looks_local = name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+    if looks_local and not Path(name).expanduser().is_dir():
+        raise UserError(
+            f"model.name={name}: no such directory; give a model directory, a hub id or embedded:tiny-math."
+        )
+    return str(Path(name).expanduser()) if looks_local else name
 
 
 def run_weights(run_dir: Path) -> tuple[Literal["adapter", "model"], Path]:
@@ -47,8 +75,6 @@ def adapter_base(adapter_dir: Path) -> str:
 
 def resolve_source(spec: str, adapter: Path | None = None) -> ModelSource:
     """``--model`` (+ ``--adapter``) as a :class:`ModelSource`."""
-    from cuma_lite.training.backends import resolve_model_path
-
     path = Path(spec).expanduser()
     if (path / "config.yaml").is_file() and ((path / "adapter").is_dir() or (path / "model").is_dir()):
         import yaml
@@ -57,46 +83,16 @@ def resolve_source(spec: str, adapter: Path | None = None) -> ModelSource:
         run_config = yaml.safe_load((path / "config.yaml").read_text())
         if adapter is not None:
             raise UserError(f"{spec} is a run directory: it brings its own weights; drop --adapter.")
-        if kind == "adapter":
-            return ModelSource(adapter_base(weights), weights, run_config)
-        return ModelSource(str(weights), None, run_config)
+        base = adapter_base(weights) if kind == "adapter" else str(weights)
+        return ModelSource(base, weights if kind == "adapter" else None, run_config, _is_embedded(base))
     if adapter is not None and not (adapter / "adapter_config.json").is_file():
         raise UserError(f"--adapter {adapter}: no adapter_config.json there; give a peft adapter directory.")
     if (path / "adapter_config.json").is_file():  # an adapter directory given as the model
-        return ModelSource(adapter_base(path), path)
-    return ModelSource(resolve_model_path(spec), adapter)
+        base = adapter_base(path)
+        return ModelSource(base, path, embedded=_is_embedded(base))
+    embedded = spec.startswith(EMBEDDED_PREFIX)
+    return ModelSource(resolve_model_path(spec), adapter, embedded=embedded or _is_embedded(spec))
 
 
-def load_model(source: ModelSource, *, dtype: str = "auto", merge: bool = True) -> tuple[Any, Any]:
-    """(model, tokenizer): the base, unquantised, with the adapter applied (and merged, by default)."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    kwargs = {} if dtype == "auto" else {"dtype": getattr(torch, dtype)}
-    try:
-        model = AutoModelForCausalLM.from_pretrained(source.base, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(
-            source.adapter
-            if source.adapter and (source.adapter / "tokenizer_config.json").exists()
-            else source.base
-        )
-    except OSError as e:
-        raise UserError(
-            f"cannot load the model {source.base!r} ({str(e).splitlines()[0][:120]}); give a local model "
-            "directory, a run directory, embedded:tiny-math, or a hub id reachable from here."
-        ) from None
-    if source.adapter is not None:
-        try:
-            model = PeftModel.from_pretrained(model, source.adapter)
-        except (RuntimeError, ValueError, KeyError) as e:  # size mismatch: trained on another base
-            raise UserError(
-                f"the adapter in {source.adapter} does not fit the base model {source.base} "
-                f"({str(e).splitlines()[0][:160]}); give the base it was trained on."
-            ) from None
-        if merge:
-            model = model.merge_and_unload()
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    return model, tokenizer
+def _is_embedded(path: str) -> bool:
+    return "cuma_lite/assets" in Path(path).as_posix()

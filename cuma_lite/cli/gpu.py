@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cuma_lite.cli_common import console, friendly_errors
+from cuma_lite.cli.common import console, friendly_errors
 from cuma_lite.errors import ConfigError
 
 # ``plan --model M`` without a preset: the GPU recipe the presets share (Unsloth 4-bit QLoRA, vLLM standby)
@@ -29,7 +29,6 @@ MODEL_DEFAULTS = (
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app (kept apart so the GPU tooling lives in one place)."""
     app.command("plan")(plan)
     app.command("doctor")(doctor)
 
@@ -87,16 +86,28 @@ def doctor() -> None:
     from cuma_lite.gpu.doctor import backends, gpu_info, packages
 
     pkgs = packages()
-    versions = Table("package", "installed", "tested", "status", title="versions (tested set: stack.md §1)")
+    versions = Table(
+        "package", "installed", "tested", "status", title="versions (the tested set: README, Development)"
+    )
     colour = {"ok": "green", "differs": "yellow", "missing": "red"}
     for p in pkgs:
         versions.add_row(p.name, p.installed or "-", p.tested, f"[{colour[p.status]}]{p.status}[/]")
     console.print(versions)
+    import platform
+
+    console.print(f"Python {platform.python_version()} (the pinned stack needs >= 3.11)", highlight=False)
     gpu = gpu_info()
     if gpu.name:
         free = f", {gpu.free_gib:.1f} GiB free" if gpu.free_gib is not None else ""
+        extra = "".join(
+            [
+                f", compute capability {gpu.capability[0]}.{gpu.capability[1]}" if gpu.capability else "",
+                f", driver {gpu.driver}" if gpu.driver else "",
+                f", torch built for CUDA {gpu.cuda}" if gpu.cuda else "",
+            ]
+        )
         console.print(
-            f"GPU: {gpu.name}, {gpu.total_gib:.1f} GiB total{free} (via {gpu.how})", highlight=False
+            f"GPU: {gpu.name}, {gpu.total_gib:.1f} GiB total{free}{extra} (via {gpu.how})", highlight=False
         )
     else:
         console.print(f"GPU: none -- {escape(gpu.how)}", highlight=False)

@@ -1,43 +1,10 @@
 """The ``unsloth`` backend: 4-bit QLoRA with rollouts through a vLLM engine that shares the policy's weights.
 
-Imported only when ``model.backend=unsloth`` is selected: importing unsloth rewrites TRL's trainers in place
-(stack.md §3), so nothing else in cuma-lite may import it. What happens, with unsloth 2026.10.9 / trl 1.15.0:
-
-1. ``UNSLOTH_VLLM_STANDBY=1`` is set *before* the first ``import unsloth`` when ``model.vllm_standby`` (unsloth_zoo
-   reads it at import and at engine build: ``vllm_utils.py`` l. 1125 and ``load_vllm`` l. 4426; set early, Unsloth
-   also drops ``expandable_segments`` from the allocator config, which Standby cannot run with).
-2. ``FastLanguageModel.from_pretrained(..., load_in_4bit, fast_inference, gpu_memory_utilization,
-   max_lora_rank=lora.r)`` builds the model and, with ``fast_inference``, ``model.vllm_engine``; then
-   ``FastLanguageModel.get_peft_model(..., use_gradient_checkpointing="unsloth")`` (``unsloth/models/loader.py``
-   l. 1241, ``unsloth/models/llama.py`` l. 4569).
-3. Training uses ``trl.GRPOTrainer`` *as it is after the import*: Unsloth's ``UnslothGRPOTrainer``, generated from
-   TRL's source and bound to ``trl.GRPOTrainer`` (``unsloth/models/rl.py``, ``_patch_trl_rl_trainers_impl``
-   l. 3934-3959). Its ``__init__`` sets ``use_vllm=True, vllm_mode="colocate"`` when the model has a
-   ``vllm_engine`` (``patch_functions`` l. 4146-4190), and TRL's ``VLLMGeneration`` is patched to take
-   ``model.vllm_engine`` instead of building a second engine, and to pass the live adapter as a ``LoRARequest``
-   on every ``generate`` (``rl_replacements.py``, ``vllm_generation_init_patch`` l. 5431-5698).
-
-Why CuMa's overrides survive that class (read in the wheels; cuma_lite.training.grpo subclasses whatever
-:func:`patched_trainer_base` returns, so its methods come first in the MRO):
-
-- ``_generate_and_score_completions``: TRL's ``_prepare_inputs`` calls it through ``self`` (trl
-  ``grpo_trainer.py`` l. 1499 and 1508); Unsloth's rewrite of ``_prepare_inputs`` only changes its autocast and
-  ``unwrap_model`` lines (``rl_replacements.py``, ``grpo_trainer__prepare_inputs`` l. 2127-2167). Unsloth wraps
-  the method on *its* class (``rl.py``, ``_wrap_grpo_generate_and_score`` l. 1032-1075, applied l. 4033): our
-  ``super()`` call lands in that wrapper, which calls Unsloth's rewritten body and returns its dict unchanged.
-- The mask is read back: Unsloth's ``compute_loss`` takes ``inputs["completion_mask"]`` and
-  ``inputs.get("num_items_in_batch")`` from that dict (``rl_replacements.py``, ``grpo_trainer_compute_loss``,
-  l. 4777 and 4789), and unsloth_zoo's loss multiplies by the mask and divides ``dapo`` by ``num_items_in_batch``
-  and ``bnpo`` by the micro-batch's mask sum (``unsloth_zoo/rl_replacements.py``, ``grpo_compute_loss``,
-  l. 1226-1240) -- the two fields our override rewrites.
-- ``_get_train_sampler``: TRL's ``get_train_dataloader`` passes ``sampler_fn=self._get_train_sampler`` (trl
-  l. 1234), kept as is. Unsloth replaces it only under context parallelism (``unsloth/context_parallel.py``,
-  ``install_methods`` l. 1572, on its own class, only when ``context_parallel_size > 1``).
-- ``training_step``: Unsloth wraps its own class's method for DDP gradient averaging (``rl.py``,
-  ``_wrap_grpo_ddp_gradient_sync`` l. 2286-2310); ours calls ``super()`` and drops the gradients afterwards.
-- ``_save_checkpoint``: not touched by Unsloth (no match in unsloth or unsloth_zoo for the GRPO trainer).
-
-Opt-in Unsloth features that would bypass the mask or reorder the groups are refused (:data:`UNSAFE_ENV`).
+Imported only when ``model.backend=unsloth``: importing unsloth rewrites TRL's trainers in place, so nothing else
+in cuma-lite imports it, and :meth:`UnslothBackend.activate` imports it before transformers, TRL or peft (Unsloth
+patches them at import). The CuMa trainer subclasses whatever ``trl.GRPOTrainer`` is after that import. What was
+checked in the pinned wheels, file and line: docs/gpu-path.md. Opt-in Unsloth features that would bypass the mask or
+split the vote groups are refused (:data:`UNSAFE_ENV`).
 """
 
 from __future__ import annotations
@@ -45,14 +12,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cuma_lite.config import Config
 from cuma_lite.errors import UserError
+from cuma_lite.models.source import resolve_model_path
+
+if TYPE_CHECKING:
+    from cuma_lite.rollout.contract import Generator
 
 logger = logging.getLogger(__name__)
 
 STANDBY_ENV = "UNSLOTH_VLLM_STANDBY"
+UTIL_OVERRIDE_ENV = "UNSLOTH_VLLM_STANDBY_UTIL_OVERRIDE"
+"""Set so that ``model.gpu_memory_utilization`` takes effect: with Standby, Unsloth otherwise replaces it by a tier
+of the card's size (docs/gpu-path.md, section 5)."""
 INSTALL_HINT = (
     "model.backend=unsloth needs unsloth and vLLM on a CUDA machine: pip install 'cuma-lite[gpu]' "
     "(unsloth==2026.10.9, unsloth_zoo==2026.10.9, vllm==0.31.0, with torch==2.13.0); `cuma-lite doctor` "
@@ -64,7 +39,42 @@ UNSAFE_ENV = {
     "UNSLOTH_TOKEN_BALANCE": "it reorders the batches, splitting the vote groups",
     "UNSLOTH_TOKEN_BUDGET": "it splits the training step around CuMa's all-masked check",
 }
-"""rl_replacements.py ``_unsloth_grpo_sample_weight`` (l. 4580) and utils/token_budget.py ``install_token_budget``."""
+
+
+class UnslothBackend:
+    name = "unsloth"
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+
+    def activate(self) -> None:
+        require_cuda()
+        import_unsloth(self.cfg)
+        from cuma_lite.backends.hf import quiet_third_party
+
+        quiet_third_party(four_bit=self.cfg.model.load_in_4bit)
+
+    def load_policy(self) -> tuple[Any, Any]:
+        return load_unsloth_policy(self.cfg)
+
+    def trainer_base(self) -> type:
+        return patched_trainer_base(self.cfg)
+
+    def grpo_overrides(self) -> dict[str, Any]:
+        return unsloth_grpo_overrides(self.cfg)
+
+    def save_adapter(self, model: Any, directory: Path) -> None:
+        save_unsloth_adapter(model, str(directory))
+
+    def generator(self, model: Any, tokenizer: Any) -> Generator:
+        if getattr(model, "vllm_engine", None) is not None:
+            return SharedEngineGenerator(model)
+        from cuma_lite.rollout.hf import HFGenerator
+
+        return HFGenerator(model, tokenizer, batch_size=self.cfg.eval.batch_size)
+
+    def generation_spoils_training(self) -> bool:
+        return False
 
 
 def require_cuda() -> None:
@@ -92,6 +102,7 @@ def import_unsloth(cfg: Config) -> Any:
                 "before anything imports unsloth, or use model.vllm_standby=false."
             )
         os.environ[STANDBY_ENV] = "1"
+    os.environ.setdefault(UTIL_OVERRIDE_ENV, "1")
     try:
         import unsloth
     except ImportError as e:
@@ -101,11 +112,8 @@ def import_unsloth(cfg: Config) -> Any:
 
 def load_unsloth_policy(cfg: Config) -> tuple[Any, Any]:
     """(model, tokenizer): the base model (4-bit if ``model.load_in_4bit``) with a LoRA adapter, and its engine."""
-    from cuma_lite.training.backends import resolve_model_path
-
     require_cuda()
-    unsloth = import_unsloth(cfg)
-    fast = unsloth.FastLanguageModel
+    fast = import_unsloth(cfg).FastLanguageModel
     dtype = None
     if cfg.model.dtype != "auto":
         import torch
@@ -132,7 +140,47 @@ def load_unsloth_policy(cfg: Config) -> tuple[Any, Any]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id == tokenizer.eos_token_id:
+        logger.warning(
+            "%s pads with its EOS token: Unsloth's loss rebuilds the completion mask from the token ids and drops "
+            "every pad id, so EOS tokens get no gradient on this backend (they do on model.backend=hf). A model "
+            "whose tokenizer has its own pad token (Qwen2.5 Instruct: <|endoftext|>) avoids it.",
+            cfg.model.name,
+        )
     return model, tokenizer
+
+
+class SharedEngineGenerator:
+    """Generation outside the trainer (held-out evaluation) through the vLLM engine Unsloth built, with the policy's
+    live LoRA adapter, instead of HF ``generate`` beside an awake engine. After each call the engine goes back to
+    sleep as TRL puts it after a rollout, so the trainer gets the KV cache's memory back."""
+
+    def __init__(self, model: Any) -> None:
+        from cuma_lite.rollout.vllm import VLLMGenerator
+
+        self.model = model
+        # load_tensors=True: the adapter's current tensors, under a fresh request id each call
+        self.vllm = VLLMGenerator(
+            model.vllm_engine, lora_loader=lambda handle: model.load_lora(handle.path, load_tensors=True)
+        )
+
+    def generate(self, prompts: Any, spec: Any, lora: Any = None, *, on_batch: Any = None) -> Any:
+        from cuma_lite.rollout.contract import LoraHandle
+
+        handle = lora or LoraHandle("cuma-live-adapter", 1, "cuma-live-adapter")
+        try:
+            return self.vllm.generate(prompts, spec, handle, on_batch=on_batch)
+        finally:
+            engine = self.model.vllm_engine
+            if _sleep_mode(engine):
+                engine.sleep(level=2)  # what TRL does after each rollout (trl/generation/vllm_generation.py)
+
+
+def _sleep_mode(engine: Any) -> bool:
+    try:
+        return bool(engine.llm_engine.vllm_config.model_config.enable_sleep_mode)
+    except AttributeError:
+        return False
 
 
 def patched_trainer_base(cfg: Config) -> type:
@@ -153,15 +201,12 @@ def unsloth_grpo_overrides(cfg: Config) -> dict[str, Any]:
     """GRPOConfig arguments for rollouts through the shared engine (Unsloth's ``__init__`` forces them too)."""
     if not cfg.model.fast_inference:
         return {}  # generation through the (Unsloth-patched) model.generate
-    # vllm_enable_sleep_mode is left to Unsloth: it sets it from the engine it built (rl.py l. 4180-4188), and
-    # vllm_gpu_memory_utilization only sizes an engine TRL builds itself, which the shared engine replaces.
     return {"use_vllm": True, "vllm_mode": "colocate"}
 
 
 def save_unsloth_adapter(model: Any, directory: str) -> None:
-    """The adapter in peft format (``adapter_config.json`` + ``adapter_model.safetensors``): ``model.save_lora``
-    (``unsloth/models/_utils.py``, ``patch_peft_fast_inference`` l. 8076-8103), which Unsloth binds only with
-    ``fast_inference``; otherwise the peft model's own ``save_pretrained`` writes the same files."""
+    """The adapter in peft format: ``model.save_lora`` (Unsloth binds it on every model it loads), else peft's
+    ``save_pretrained``."""
     if hasattr(model, "save_lora"):
         model.save_lora(directory)
     else:
