@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuma_lite.answers import extract_answer, grade
+from cuma_lite.shaping import Shaping, group_scores
 from cuma_lite.voting import Vote, majority_vote
 
 Gather = Callable[[list[Any]], list[Any]]
@@ -28,6 +29,29 @@ class GroupVote:
     completions: tuple[str, ...]
     answers: tuple[str | None, ...]
     vote: Vote
+    """The vote over the group's answers and the pool's extra ones."""
+    scores: tuple[float | None, ...] = ()
+    """Per completion: its reward (None when the group is masked)."""
+    centred: bool = True
+    """Whether GRPO centres ``scores`` into advantages (else they are the advantages)."""
+    extra: tuple[str | None, ...] = ()
+    """Answers of the pool's extra, untrained samples."""
+    greedy_label: str | None = None
+    """With ``reward.label=greedy``: the policy's greedy answer, the label the scores used (None: it gave none)."""
+    labelled_by_greedy: bool = False
+
+    @property
+    def label(self) -> str | None:
+        """The pseudo-label the group was rewarded against."""
+        return self.greedy_label if self.labelled_by_greedy else self.vote.label
+
+    @property
+    def informative(self) -> bool:
+        """Whether the group's completions get any advantage (unmasked, and not all scored alike when centred)."""
+        if self.vote.masked:
+            return False
+        values = [s for s in (self.scores or self.vote.rewards) if s is not None]
+        return len(set(values)) > 1 if self.centred else any(values)
 
 
 def completion_text(completion: Any) -> str:
@@ -43,6 +67,11 @@ def _identity(items: list[Any]) -> list[Any]:
     return items
 
 
+PoolSampler = Callable[[list[Any]], list[tuple[list[str | None], str | None]]]
+"""Prompts (one per group) -> per prompt: the answers of its extra, untrained samples (``vote.pool_size``), and the
+policy's greedy answer when the shaping's label is the greedy one (else None)."""
+
+
 @dataclass(frozen=True)
 class VoteBatch:
     """The votes of one generation batch: what the reward hands the trainer."""
@@ -53,6 +82,8 @@ class VoteBatch:
     """Prompt id of each completion this process scored (checks the record belongs to the batch at hand)."""
     local_masked: list[bool]
     """Per local completion: whether its group is masked (removed from the loss)."""
+    local_advantages: list[float] | None = None
+    """Per local completion: its advantage, when the rewards are not centred (``reward.center=false``)."""
 
 
 class MajorityVoteReward:
@@ -78,11 +109,15 @@ class MajorityVoteReward:
         num_generations: int,
         *,
         min_share: float = 0.5,
+        shaping: Shaping | None = None,
+        pool: PoolSampler | None = None,
         gather: Gather = _identity,
         process_index: int = 0,
     ) -> None:
         self.num_generations = num_generations
         self.min_share = min_share
+        self.shaping = shaping or Shaping()
+        self.pool = pool
         self.gather = gather
         self.process_index = process_index
         self._votes: VoteBatch | None = None
@@ -92,6 +127,7 @@ class MajorityVoteReward:
         completions: Sequence[Any],
         id: Sequence[Any] | None = None,
         level: Sequence[Any] | None = None,
+        prompts: Sequence[Any] | None = None,
         **_: Any,
     ) -> list[float | None]:
         n_local = len(completions)
@@ -107,18 +143,41 @@ class MajorityVoteReward:
                 f"the reward batch holds {len(answers)} completions, not a multiple of num_generations={g}; "
                 "generation_batch_size must be a multiple of the group size."
             )
+        pools = self._pool_answers(prompts, n_local, len(answers)) if self.pool else {}
         rewards: list[float | None] = []
         groups = []
-        for start in range(0, len(answers), g):
-            group = answers[start : start + g]
-            vote = majority_vote(group, min_share=self.min_share)
+        for k, start in enumerate(range(0, len(answers), g)):
+            group, (more, greedy) = answers[start : start + g], pools.get(k, ([], None))
+            vote = majority_vote([*group, *more], min_share=self.min_share)
+            if vote.masked or self.shaping.is_ttrl:
+                scores = vote.rewards[:g]
+            else:
+                scores = group_scores(group, more, self.shaping, greedy=greedy).scores
+            by_greedy = self.shaping.label == "greedy" and not vote.masked
             span = slice(start, start + g)
-            groups.append(GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote))
-            rewards.extend(vote.rewards)
+            groups.append(
+                GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote, tuple(scores),
+                          self.shaping.center, tuple(more), greedy if by_greedy else None, by_greedy)
+            )  # fmt: skip
+            rewards.extend(scores)
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
         local_ids = [str(i) for i in ids[mine]]
-        self._votes = VoteBatch(groups, local_ids, [r is None for r in rewards[mine]])
+        advantages = None if self.shaping.center else [r or 0.0 for r in rewards[mine]]
+        self._votes = VoteBatch(groups, local_ids, [r is None for r in rewards[mine]], advantages)
         return rewards[mine]
+
+    def _pool_answers(
+        self, prompts: Sequence[Any] | None, n_local: int, n_total: int
+    ) -> dict[int, tuple[list[str | None], str | None]]:
+        """Per group index, its pool: each process samples for the groups that start on it, then all share."""
+        if prompts is None:
+            raise ValueError(
+                "vote.pool_size > 0 needs the prompts: TRL passes them to reward functions as prompts=."
+            )
+        g, offset = self.num_generations, self.process_index * n_local
+        starts = [k for k in range(n_total // g) if offset <= k * g < offset + n_local]
+        sampled = self.pool([prompts[k * g - offset] for k in starts]) if starts else []  # type: ignore[misc]
+        return dict(self.gather(list(zip(starts, sampled, strict=True))))
 
     def take_votes(self, expected_ids: Sequence[Any]) -> VoteBatch:
         """The votes of the batch just scored, once. ``expected_ids``: the prompt id of each local completion of

@@ -29,7 +29,7 @@ def test_presets_list_and_show():
     result = invoke("presets", "show", "tiny-cpu")
     assert result.exit_code == 0 and "embedded:tiny-math" in result.output
     result = invoke("presets", "show", "tiny-cpu", "--resolved")
-    assert result.exit_code == 0 and "min_share: 0.75" in result.output
+    assert result.exit_code == 0 and "label: greedy" in result.output
     assert "# no-majority mask" in result.output  # every key comes with its help
 
 

@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "cuma_lite.gpu", "cuma_lite.probe",
         ),
     ),
-    ("apps", ("cuma_lite.repro", "cuma_lite.report", "cuma_lite.export")),
+    ("apps", ("cuma_lite.repro", "cuma_lite.grid_stats", "cuma_lite.report", "cuma_lite.export")),
     ("cli", ("cuma_lite.cli", "cuma_lite.__main__")),
 ]  # fmt: skip
 

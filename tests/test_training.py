@@ -37,9 +37,17 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 def small_config(model_dir: Path, out: Path, *extra: str):
+    """tiny-cpu made small, with the vote as the label, the 7-of-8 mask and the adaptive curriculum (what these
+    tests exercise; ``extra`` overrides any of it)."""
     return load_config(
         "tiny-cpu",
         [
+            "reward.label=plurality",
+            "vote.min_share=0.75",
+            "curriculum.mode=adaptive",
+            "curriculum.window=32",
+            "curriculum.min_observations=16",
+            "train.collapse_guard=off",
             f"model.name={model_dir}",
             f"train.output_dir={out}",
             "rollout.num_generations=4",
@@ -286,9 +294,11 @@ def test_the_adaptive_curriculum_sees_each_generations_votes_one_generation_late
     assert events == ["draw 0", "draw 1", "observe", "draw 2", "observe", "draw 3", "observe", "observe"]
 
 
-def test_gold_answers_never_reach_training(tmp_path):
+@pytest.mark.parametrize("label", ["plurality", "greedy"])
+def test_gold_answers_never_reach_training(tmp_path, label):
     """The trainer sees prompt, id and level only; with gold answers corrupted, a model that does answer trains
-    bit-identically (only the diagnostic pseudo-label accuracy moves, and it does move)."""
+    bit-identically (only the diagnostic pseudo-label accuracy moves, and it does move). Both labels: the greedy
+    one is generated during training, from the prompts alone."""
     from cuma_lite.data.io import write_jsonl
     from cuma_lite.data.synthetic import generate
 
@@ -299,7 +309,7 @@ def test_gold_answers_never_reach_training(tmp_path):
         write_jsonl(tmp_path / f"{name}.jsonl", data)
         cfg = small_config(
             Path("embedded:tiny-math"), tmp_path / name, f"data.path={tmp_path / name}.jsonl", "vote.min_share=0",
-            "rollout.max_new_tokens=40", "train.learning_rate=1e-4", "curriculum.mode=off",
+            "rollout.max_new_tokens=40", "train.learning_rate=1e-4", "curriculum.mode=off", f"reward.label={label}",
         )  # fmt: skip
         if name == "gold":
             trainer, _ = build(cfg, tmp_path / "columns")
@@ -392,24 +402,29 @@ def test_resume_refuses_a_changed_config(tiny_model_dir, tmp_path):
         rundir.prepare_output_dir(tmp_path / "run", changed, resume=True, overwrite=False)
 
 
-def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("label", ["plurality", "greedy"])
+def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path, label):
     """`accelerate launch --num_processes 2 --cpu`: 3 prompts x 4 generations = 6 completions a process, so the
     middle group is split across the two processes. Every logged vote must equal a single-process vote over the
-    whole group, and the rewards TRL gathered from both processes must be those votes' rewards."""
+    whole group (with the greedy label: every reward is agreement with the group's logged greedy answer), and the
+    rewards TRL gathered from both processes must be those votes' rewards."""
     import math
     import subprocess
     import sys
 
+    from cuma_lite.answers import answers_equivalent
     from cuma_lite.voting import majority_vote
 
     out = tmp_path / "run"
+    # the greedy label needs a model that answers (a random one never gives a label some samples agree with)
+    model, tokens = (tiny_model_dir, 12) if label == "plurality" else ("embedded:tiny-math-r3", 48)
     args = [
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "cuma_lite", "train", "--output", str(out),
-        "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
-        "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=3", "--set", "train.max_steps=3",
+        "--set", f"model.name={model}", "--set", "rollout.num_generations=4",
+        "--set", f"rollout.max_new_tokens={tokens}", "--set", "train.prompts_per_step=3", "--set", "train.max_steps=3",
         "--set", "data.synth_per_level=8", "--set", "eval.per_level=0", "--set", "vote.min_share=0",
-        "--set", "train.samples_per_step=100",
+        "--set", "train.samples_per_step=100", "--set", f"reward.label={label}",
     ]  # fmt: skip
     result = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -419,7 +434,16 @@ def test_two_processes_vote_over_whole_groups(tiny_model_dir, tmp_path):
     for g in groups:
         assert g["answers"] == [rewards.extract_answer(c) for c in g["completions"]]
         vote = majority_vote(g["answers"], min_share=0)
-        assert (vote.label, vote.masked, vote.rewards) == (g["pseudo_label"], g["masked"], g["rewards"])
+        if label == "plurality" or vote.masked:
+            assert (vote.label, vote.masked, vote.rewards) == (g["pseudo_label"], g["masked"], g["rewards"])
+        else:
+            greedy = g["pseudo_label"]
+            agree = [
+                float(a is not None and greedy is not None and answers_equivalent(a, greedy))
+                for a in g["answers"]
+            ]
+            assert g["rewards"] == agree
+    assert any(g["pseudo_label"] is not None and 0 < sum(g["rewards"]) < 4 for g in groups)  # not vacuous
     for m in metrics(out):
         scored = [r for g in groups if g["step"] == m["step"] for r in g["rewards"] if r is not None]
         if scored:
@@ -651,3 +675,39 @@ def test_a_tensorboard_run_logs_the_cuma_signals_in_the_same_stream(tiny_model_d
         tags |= set(accumulator.Tags()["scalars"])
     for tag in ("cuma/majority_share", "cuma/mask_rate", "cuma/level_max", "cuma/pseudo_label_acc", "reward"):
         assert f"train/{tag}" in tags, sorted(tags)
+
+
+def test_uncentred_shaped_rewards_are_the_advantages_the_loss_sees(tiny_model_dir, tmp_path, monkeypatch):
+    """reward.center=false: the trainer replaces TRL's centred advantages by the shaped rewards (a penalised
+    completion keeps its -1, the others 0), and a pool of extra samples is drawn for every group."""
+    pools = []
+    scripted_answers(monkeypatch, [[["1", "1", "1", "2"]] * 4])
+    from cuma_lite import rewards as rewards_module
+
+    original = rewards_module.MajorityVoteReward._pool_answers
+
+    def recorded(self, prompts, n_local, n_total):
+        found = original(self, prompts, n_local, n_total)
+        pools.append(found)
+        return {k: (["1", "1", "1", "1"], None) for k in found}  # a pool that makes "2" rare: 1 in 8
+
+    monkeypatch.setattr(rewards_module.MajorityVoteReward, "_pool_answers", recorded)
+    cfg = small_config(
+        tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off", "vote.pool_size=2",
+        "reward.positive=0", "reward.negative=1", "reward.rare_share=0.125", "reward.center=false",
+    )  # fmt: skip
+    trainer, _ = build(cfg, tmp_path / "run")
+    batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(batch)
+    assert len(pools) == 1 and sorted(pools[0]) == [0, 1, 2, 3]
+    assert all(len(extra) == 2 for extra, _ in pools[0].values())  # vote.pool_size=2 extra samples a group
+    assert out["advantages"].tolist() == [0.0, 0.0, 0.0, -1.0] * 4  # not TRL's centred [0.25, ..., -0.75]
+
+
+def test_the_greedy_answer_as_label_trains(tiny_model_dir, tmp_path):
+    cfg = small_config(
+        tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off", "reward.label=greedy"
+    )
+    summary = train(cfg)
+    assert summary["steps"] == 2 and len(metrics(tmp_path / "run")) == 2

@@ -145,7 +145,7 @@ def test_load_passes_the_settings_to_fastlanguagemodel(fake_unsloth):
     cfg = unsloth_config()
     _model, tokenizer = get_backend(cfg).load_policy()
     (kw,) = fake_unsloth.from_pretrained
-    assert kw["model_name"] == resolve_model_path("embedded:tiny-math")
+    assert kw["model_name"] == resolve_model_path(cfg.model.name)
     assert {k: v for k, v in kw.items() if k != "model_name"} == dict(
         max_seq_length=512,
         dtype=None,

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from cuma_lite.cli import data, gpu, presets, runs, train
+from cuma_lite.cli import data, gpu, presets, probe, runs, train
 
 app = typer.Typer(
     help="Label-free RL (TTRL + CuMa's no-majority mask and curriculum) for small reasoning models.",
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (train, runs, presets, data, gpu):
+for module in (train, runs, probe, presets, data, gpu):
     module.register(app)
 
 

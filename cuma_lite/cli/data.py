@@ -49,6 +49,9 @@ def data_synth(
     levels: Annotated[str, typer.Option(help="Difficulty levels, e.g. 1-5 or 1,3.")] = "1-5",
     per_level: Annotated[int, typer.Option(min=1, help="Problems per level.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    split: Annotated[
+        str | None, typer.Option(help="Only problems of one disjoint split: sft, rl, val or test.")
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the families and exit.")] = False,
 ) -> None:
     """Generate difficulty-graded, verifiable problems (with gold answers, for evaluation only)."""
@@ -65,7 +68,7 @@ def data_synth(
     if out is None:
         raise ConfigError("--out is required to write problems (or use --list to see the families).")
     try:
-        rows = families.generate_family(task, parse_levels(levels), per_level, seed)
+        rows = families.generate_family(task, parse_levels(levels), per_level, seed, split=split)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     n = write_jsonl(out, rows)

@@ -47,40 +47,58 @@ def train(
 @friendly_errors
 def repro(
     out: Annotated[Path, typer.Option(help="Directory for the runs and results.*")] = Path("runs/repro"),
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per base x method.")] = 3,
+    seeds: Annotated[str, typer.Option(help="A count (3: seeds 0, 1, 2) or a list (0,4,7).")] = "3",
     quick: Annotated[
-        bool, typer.Option(help="Seed 0 and the paper's six methods only (a subset of the full grid).")
+        bool, typer.Option(help="Seed 0 of TTRL, CuMa and gold on the weakest and strongest bases (r1, r5).")
     ] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Runs side by side (one CPU thread each).")] = 2,
     methods: Annotated[
         str,
         typer.Option(
-            help="Comma-separated subset of: ttrl, cuma, cuma-no-bank, mask-only, curriculum-only, intuitor, rent, "
-            "gold."
+            help="Comma-separated methods (default: ttrl, cuma, gold and three ablations; see the README)."
         ),
-    ] = "all",  # with --quick: QUICK_METHODS
-    bases: Annotated[str, typer.Option(help="Comma-separated subset of: weak, strong.")] = "all",
+    ] = "all",
+    bases: Annotated[str, typer.Option(help="Comma-separated subset of r1..r5 (default: all).")] = "all",
+    ablations_everywhere: Annotated[
+        bool, typer.Option(help="Run the ablations on every base, not only r1 and r5.")
+    ] = False,
+    split: Annotated[
+        str, typer.Option(help="Judge on the test split, or on val (to choose settings).")
+    ] = "test",
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a key of every run, e.g. --set train.max_steps=100."),
     ] = None,
 ) -> None:
-    """The paper in miniature: TTRL vs CuMa, its ablations and label-free baselines, on a weak and a strong base."""
-    from cuma_lite.repro import BASES, METHODS, PRESET, QUICK_METHODS, run_repro
+    """The paper in miniature: TTRL, CuMa and gold on a ladder of five bases; ablations and label-free baselines."""
+    from cuma_lite.repro import ABLATION_BASES, BASES, DEFAULT_METHODS, PRESET, QUICK, run_repro
 
     overrides = list(set_ or [])
     load_config(PRESET, overrides)  # a bad override fails now, not after the first runs
-    default_methods = QUICK_METHODS if quick else METHODS
-    chosen_methods = (
-        list(default_methods) if methods == "all" else [m.strip() for m in methods.split(",") if m.strip()]
-    )
-    chosen_bases = list(BASES) if bases == "all" else [b.strip() for b in bases.split(",") if b.strip()]
+    if split not in ("test", "val"):
+        raise ConfigError(f"--split {split!r}: choose test (to judge) or val (to choose settings).")
+    try:
+        seed_list = (
+            list(range(int(seeds))) if "," not in seeds else [int(s) for s in seeds.split(",") if s.strip()]
+        )
+    except ValueError:
+        raise ConfigError(f"--seeds {seeds!r}: a count (3) or a comma-separated list (0,4,7).") from None
+    if not seed_list:
+        raise ConfigError("--seeds: give at least one seed.")
+
+    def pick(value: str, default: tuple[str, ...]) -> list[str]:
+        return list(default) if value == "all" else [x.strip() for x in value.split(",") if x.strip()]
+
+    chosen_methods = pick(methods, tuple(QUICK["methods"] if quick else DEFAULT_METHODS))
+    chosen_bases = pick(bases, tuple(QUICK["bases"] if quick else BASES))
     results = run_repro(
         out,
-        seeds=1 if quick else seeds,
+        seeds=[0] if quick else seed_list,
         jobs=jobs,
         methods=chosen_methods,
         bases=chosen_bases,
+        ablation_bases=None if ablations_everywhere or quick else ABLATION_BASES,
+        split=split,
         overrides=overrides,
     )
     console.print((out / "results.md").read_text())

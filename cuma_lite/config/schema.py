@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cuma_lite.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cuma_lite.shaping import Shaping
 
 EMBEDDED_MODEL = "embedded:tiny-math"
 LORA_RANKS_VLLM = (8, 16, 32, 64, 128, 256, 320, 512)
@@ -135,11 +138,27 @@ class VoteConfig:
         "batch (dapo, an ablation): masked tokens stay in the normaliser, as TRL's None reward alone would",
     )
 
+    pool_size: int = opt(
+        0,
+        "extra untrained samples per prompt the vote is taken over (0: the group's own); shares get less noisy",
+    )
+    pool_temperature: float | None = opt(
+        None, "sampling temperature of the pool's extra samples (null: the rollouts')"
+    )
+
     def __post_init__(self) -> None:
         _check(
             0.0 <= self.min_share < 1.0,
             f"vote.min_share={self.min_share} must be in [0, 1): 0 is TTRL, 0.5 a strict majority, "
             "0.75 requires 7 of 8.",
+        )
+        _check(
+            self.pool_size >= 0,
+            f"vote.pool_size={self.pool_size} must be >= 0 (0 = the group's own samples).",
+        )
+        _check(
+            self.pool_temperature is None or self.pool_temperature > 0,
+            f"vote.pool_temperature={self.pool_temperature} must be > 0, or null for the rollouts' temperature.",
         )
 
 
@@ -150,6 +169,55 @@ class RewardConfig:
         "majority: agreement with the group's vote (TTRL/CuMa); self_certainty: Intuitor; entropy: RENT; "
         "gold: agreement with the gold answer, a SUPERVISED control, never label-free",
     )
+
+    positive: float = opt(1.0, "reward for agreeing with the pseudo-label (TTRL: 1)")
+    ramp_from: float = opt(0.0, "label share below which agreement earns nothing (a soft no-majority mask)")
+    ramp_to: float = opt(
+        0.0, "label share from which agreement earns the full reward (linear from ramp_from)"
+    )
+    negative: float = opt(
+        0.0,
+        "penalty for a completion whose answer is rare in the pool, or missing (label-free negatives; 0: off)",
+    )
+    rare_share: float = opt(
+        0.0, "an answer whose share of the pool is at most this is rare (0.125: once in 8)"
+    )
+    center: bool = opt(
+        True,
+        "centre rewards within each group (GRPO); false: the rewards are the advantages (negatives stay negative)",
+    )
+    label: Literal["plurality", "greedy"] = opt(
+        "plurality",
+        "the pseudo-label (reward.kind=majority): the vote's plurality answer (TTRL), or the policy's own greedy answer",
+    )
+
+    def shaping(self) -> Shaping:
+        """The vote reward's shaping (with another reward kind the vote only logs, so it labels by plurality)."""
+        from cuma_lite.shaping import Shaping
+
+        label = self.label if self.kind == "majority" else "plurality"
+        return Shaping(
+            self.positive, self.ramp_from, self.ramp_to, self.negative, self.rare_share, self.center, label
+        )
+
+    def __post_init__(self) -> None:
+        _check(self.positive >= 0 and self.negative >= 0, "reward.positive and reward.negative must be >= 0.")
+        for key in ("ramp_from", "ramp_to", "rare_share"):
+            value = getattr(self, key)
+            _check(0.0 <= value < 1.0, f"reward.{key}={value} must be a share in [0, 1).")
+        # the label is not checked: a preset's reward.label=greedy stays harmless under --set reward.kind=gold
+        shaped = (self.positive, self.ramp_from, self.ramp_to, self.negative, self.center) != (
+            1,
+            0,
+            0,
+            0,
+            True,
+        )
+        _check(
+            self.kind == "majority" or not shaped,
+            f"reward.kind={self.kind}: reward.positive/ramp/negative/center shape the vote's reward only; "
+            "use reward.kind=majority with them.",
+        )
 
     @property
     def label_free(self) -> bool:
@@ -244,6 +312,9 @@ class DataConfig:
     )
     synth_levels: str = opt("1-5", "synthetic difficulty levels, e.g. 1-5 or 1,3,5")
     synth_per_level: int = opt(200, "synthetic training problems per level")
+    synth_split: Literal["rl", "val", "test", "sft"] | None = opt(
+        None, "draw the synthetic RL prompts from one disjoint split (rl: the ladder bases never saw them)"
+    )
 
     def __post_init__(self) -> None:
         from cuma_lite.data.families import family_levels, family_names
@@ -272,6 +343,13 @@ class EvalConfig:
     )
     every: int = opt(0, "also evaluate every N training steps (0 = before and after only)")
     batch_size: int = opt(64, "sequences per generate call in evaluation and difficulty estimation")
+    seed: int = opt(
+        1000, "seed of the synthetic held-out set (1000: the one the original bases' SFT left out)"
+    )
+    split: Literal["val", "test"] | None = opt(
+        None,
+        "draw the synthetic held-out set from a disjoint split: val to choose settings, test to judge them",
+    )
 
     def __post_init__(self) -> None:
         _check(self.per_level >= 0, f"eval.per_level={self.per_level} must be >= 0 (0 = no evaluation).")
@@ -326,6 +404,14 @@ class TrainConfig:
         0,
         "bank gradients across steps until this many informative groups (unmasked, not unanimous) are in "
         "(0 = update every step)",
+    )
+    collapse_guard: Literal["off", "warn", "stop"] = opt(
+        "off",
+        "watch label-free collapse signals (entropy, agreement, parse rate, length) against the run's start: warn, "
+        "or stop and roll back (a curriculum moves them as levels unlock: expect false alarms there)",
+    )
+    guard_window: int = opt(
+        5, "collapse guard: steps the signals are averaged over (and between weight snapshots)"
     )
     report_to: list[str] = opt(
         help="also log to: tensorboard, wandb, trackio (none by default); our CuMa metrics go in the same stream",
@@ -394,6 +480,10 @@ class Config:
             not self.train.min_groups_per_update or self.vote.mask_normaliser == "unmasked",
             "train.min_groups_per_update needs vote.mask_normaliser=unmasked (the bank weights each step by its "
             "unmasked tokens).",
+        )
+        _check(
+            self.reward.center or self.train.scale_rewards == "none",
+            "reward.center=false makes the rewards the advantages: it needs train.scale_rewards=none.",
         )
         _check(
             self.train.scale_rewards != "batch" or self.reward.kind == "majority",

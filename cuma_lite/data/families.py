@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuma_lite.data import synthetic
+from cuma_lite.data.splits import SPLIT_PERCENT, split_of
 from cuma_lite.errors import UserError
 
 RG_PREFIX = "rg:"
@@ -102,11 +103,18 @@ def family_levels(name: str) -> tuple[int, ...]:
 
 
 def generate_family(
-    task: str, levels: Sequence[int], per_level: int, seed: int, *, exclude: Collection[str] = ()
+    task: str,
+    levels: Sequence[int],
+    per_level: int,
+    seed: int,
+    *,
+    exclude: Collection[str] = (),
+    split: str | None = None,
 ) -> list[dict[str, Any]]:
-    """``per_level`` unique problems at each level of any family (see :func:`list_families`)."""
+    """``per_level`` unique problems at each level of any family (see :func:`list_families`); ``split`` keeps
+    only the problems of one disjoint split (:mod:`cuma_lite.data.splits`)."""
     if not task.startswith(RG_PREFIX):
-        return synthetic.generate(task, levels, per_level, seed, exclude=exclude)
+        return synthetic.generate(task, levels, per_level, seed, exclude=exclude, split=split)
     name = task[len(RG_PREFIX) :]
     if name not in RG_FAMILIES:
         raise ValueError(f"unknown family {task!r}; choose one of {', '.join(family_names())}.")
@@ -121,14 +129,18 @@ def generate_family(
     items: list[dict[str, Any]] = []
     for level in levels:
         config = family.config(level)
-        size = 3 * per_level + 50
+        size = (3 * per_level + 50) * (1 if split is None else 100 // SPLIT_PERCENT[split] + 1)
         dataset = reasoning_gym.create_dataset(
             name, seed=zlib.crc32(f"{task}:{level}:{seed}".encode()), size=size, **config
         )
         seen: set[str] = set()
         for entry in dataset:
             question = entry["question"]
-            if question in seen or question in excluded:
+            if (
+                question in seen
+                or question in excluded
+                or (split is not None and split_of(question) != split)
+            ):
                 continue
             seen.add(question)
             items.append(

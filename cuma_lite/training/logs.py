@@ -66,7 +66,7 @@ class VoteLog:
             metrics["cuma/level_max"] = float(max(levels))
         graded = [g for g in groups if not g.vote.masked and g.prompt_id in self.gold]
         if graded:
-            right = [grade(g.vote.label, self.gold[g.prompt_id]).correct for g in graded]
+            right = [grade(g.label, self.gold[g.prompt_id]).correct for g in graded]
             metrics["cuma/pseudo_label_acc"] = sum(right) / len(right)
         for g in groups[: self.samples_per_step]:
             self.samples.append(
@@ -76,10 +76,10 @@ class VoteLog:
                     "level": g.level,
                     "completions": list(g.completions),
                     "answers": list(g.answers),
-                    "pseudo_label": g.vote.label,
+                    "pseudo_label": g.label,
                     "majority_share": round(g.vote.share, 4),
                     "masked": g.vote.masked,
-                    "rewards": g.vote.rewards,
+                    "rewards": list(g.scores) if g.scores else g.vote.rewards,
                 }
             )
         return metrics

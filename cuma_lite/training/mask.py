@@ -54,10 +54,11 @@ def apply_vote_mask(
 
 
 def informative(group: GroupVote, *, majority_only: bool) -> bool:
-    """Whether a group can move the policy: unmasked and, for the vote's 0/1 reward, not unanimous."""
+    """Whether a group can move the policy: unmasked and, when the vote's reward is the one optimised, with some
+    advantage (not a unanimous 0/1 group)."""
     if group.vote.masked:
         return False
-    return not majority_only or len(set(group.vote.rewards)) > 1
+    return not majority_only or group.informative
 
 
 @dataclass(frozen=True)

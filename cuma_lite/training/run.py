@@ -18,7 +18,9 @@ from cuma_lite.backends import Backend, get_backend
 from cuma_lite.config import Config
 from cuma_lite.curriculum import CurriculumScheduler
 from cuma_lite.errors import UserError
-from cuma_lite.rewards import GoldAnswerReward, MajorityVoteReward
+from cuma_lite.extraction import extract_answer
+from cuma_lite.rewards import GoldAnswerReward, MajorityVoteReward, PoolSampler
+from cuma_lite.shaping import Shaping
 from cuma_lite.training import rundata, rundir
 from cuma_lite.training.heldout import HeldOutEval
 from cuma_lite.training.logs import JsonlLog, VoteLog
@@ -90,10 +92,15 @@ def train(cfg: Config, *, resume: bool = False, overwrite: bool = False) -> dict
     train_seconds = time.perf_counter() - start
 
     # --- save and evaluate
+    guard = next(
+        (cb for cb in trainer.callback_handler.callbacks if type(cb).__name__ == "CollapseGuard"), None
+    )
     final_dir = save_final(trainer, tokenizer, cfg, backend, out)
     after = evaluate(backend.generator(trainer.model, tokenizer), step=trainer.state.global_step, tag="after")
     before = before or evaluate.saved("before")
-    summary = summarise(cfg, metrics, out, final_dir, train_seconds, before, after)
+    summary = summarise(
+        cfg, metrics, out, final_dir, train_seconds, before, after, guard.report() if guard else None
+    )
     _print_result(console, summary, before, after, train_seconds, final_dir)
     return summary
 
@@ -124,6 +131,39 @@ REWARDS: dict[str, Callable[..., Any] | None] = {
 }
 """``reward.kind`` -> the reward optimised next to the vote. The vote always runs: it drives the mask, the
 curriculum and the logs; with another kind it is weighted 0."""
+
+
+def shaping_of(cfg: Config) -> Shaping:
+    return cfg.reward.shaping()
+
+
+def pool_sampler(cfg: Config, backend: Backend, model: Any, tokenizer: Any) -> PoolSampler | None:
+    """``vote.pool_size`` extra samples of each prompt from the current policy, without gradients, over which the
+    vote (and the rarity of an answer) is measured; and its greedy answer when it is the label."""
+    greedy = shaping_of(cfg).label == "greedy"
+    if not cfg.vote.pool_size and not greedy:
+        return None
+    if backend.generation_spoils_training():
+        raise UserError(
+            "vote.pool_size > 0 generates during training, which 4-bit weights on a CPU cannot; set 0."
+        )
+    from cuma_lite.rollout.contract import SamplingSpec, texts
+
+    generator = backend.generator(model, tokenizer)
+    size, temperature = cfg.vote.pool_size, cfg.vote.pool_temperature
+
+    def sample(prompts: list[Any]) -> list[tuple[list[str | None], str | None]]:
+        extra: list[list[str | None]] = [[] for _ in prompts]
+        if size:
+            spec = SamplingSpec.from_rollout(cfg.rollout, n=size, temperature=temperature)
+            extra = [[extract_answer(t) for t in g] for g in texts(generator.generate(prompts, spec))]
+        anchors: list[str | None] = [None] * len(prompts)
+        if greedy:
+            spec = SamplingSpec.greedy_spec(cfg.rollout.max_new_tokens)
+            anchors = [extract_answer(g[0]) for g in texts(generator.generate(prompts, spec))]
+        return list(zip(extra, anchors, strict=True))
+
+    return sample
 
 
 def reward_functions(
@@ -175,7 +215,12 @@ def build_trainer(
         total_generations=cfg.train.max_steps,
     )  # fmt: skip
     vote = MajorityVoteReward(
-        g, min_share=cfg.vote.min_share, gather=gather_object, process_index=state.process_index
+        g,
+        min_share=cfg.vote.min_share,
+        shaping=shaping_of(cfg),
+        pool=pool_sampler(cfg, backend, model, tokenizer),
+        gather=gather_object,
+        process_index=state.process_index,
     )
     reward_funcs, weights = reward_functions(cfg, vote, data, model, tokenizer)
     per_device = generation_batch // (state.num_processes * ga)
@@ -195,6 +240,12 @@ def build_trainer(
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; our progress bar shows the signals
     trainer.add_callback(MetricsCallback(metrics, scheduler, also_truncate=(samples,)))
     trainer.add_callback(RichProgressCallback())
+    if cfg.train.collapse_guard != "off":
+        from cuma_lite.training.guard import CollapseGuard, GuardLimits
+
+        trainer.add_callback(
+            CollapseGuard(cfg.train.collapse_guard, GuardLimits(window=cfg.train.guard_window))
+        )
     return trainer
 
 
@@ -286,7 +337,14 @@ def save_final(trainer: Any, tokenizer: Any, cfg: Config, backend: Backend, out:
 
 
 def summarise(
-    cfg: Config, metrics: JsonlLog, out: Path, final_dir: Path, seconds: float, before: Any, after: Any
+    cfg: Config,
+    metrics: JsonlLog,
+    out: Path,
+    final_dir: Path,
+    seconds: float,
+    before: Any,
+    after: Any,
+    guard: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     steps = [m for m in metrics.records() if "mask_rate" in m]  # training steps (not eval lines)
     mask_rates = [m["mask_rate"] for m in steps]
@@ -301,6 +359,7 @@ def summarise(
         "per_level_after": after["per_level"] if after else None,
         "reward_kind": cfg.reward.kind,
         "label_free": cfg.reward.label_free,
+        "collapse_guard": guard,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HELD_OUT_SEED = 1000
-"""Synthetic held-out problems: the seed the embedded models' SFT set excluded (their cards report accuracy on
-this set), so evaluation never scores a problem the base model was trained on. RL prompts exclude them too."""
 DIFFICULTY_FILE = "difficulty.jsonl"
 TRAINING_COLUMNS = ("prompt", "id", "level")
 """The only columns the trainer (and so every reward function) sees."""
@@ -48,9 +45,20 @@ def load_run_data(cfg: Config) -> RunData:
 
         levels = parse_levels(cfg.data.synth_levels)
         task = cfg.data.synth_task
-        held = generate_family(task, levels, cfg.eval.per_level, HELD_OUT_SEED) if cfg.eval.per_level else []
+        held = (
+            generate_family(task, levels, cfg.eval.per_level, cfg.eval.seed, split=cfg.eval.split)
+            if cfg.eval.per_level
+            else []
+        )
         exclude = {r["problem"] for r in held}
-        train = generate_family(task, levels, cfg.data.synth_per_level, cfg.train.seed, exclude=exclude)
+        train = generate_family(
+            task,
+            levels,
+            cfg.data.synth_per_level,
+            cfg.train.seed,
+            exclude=exclude,
+            split=cfg.data.synth_split,
+        )
         return RunData(train, held)
     from cuma_lite.data.loaders import load_rows
 

@@ -2,7 +2,7 @@
 
 1. The curriculum sampler replaces ``RepeatSampler``: each generation batch is drawn when it is needed.
 2. Masked groups leave the loss and its normaliser, exactly as if removed (TRL's ``None`` reward only zeroes
-   their advantage).
+   their advantage); with ``reward.center=false`` the shaped rewards replace TRL's centred advantages.
 3. A step whose every group is masked drops its gradients: no update at all, not even Adam's momentum.
 4. With ``train.min_groups_per_update = K``, gradients are banked until K informative groups are in.
 5. Each checkpoint carries the curriculum's and the bank's state, and a resumed run restores the random state
@@ -137,6 +137,10 @@ def cuma_trainer_class(base: type) -> type:
             votes = self.vote_reward.take_votes([x["id"] for x in inputs])
             recount = self.mask_normaliser == "unmasked"
             out = apply_vote_mask(out, votes.local_masked, recount=recount, gather=self.accelerator.gather)
+            if votes.local_advantages is not None:  # reward.center=false: the rewards are the advantages
+                out["advantages"] = torch.tensor(
+                    votes.local_advantages, device=out["advantages"].device, dtype=out["advantages"].dtype
+                )
             self._signal = StepSignal(
                 tokens=float(out["num_items_in_batch"]),
                 informative_groups=sum(

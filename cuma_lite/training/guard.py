@@ -1,0 +1,143 @@
+"""A label-free collapse guard: stop label-free RL when it starts to eat itself, and give back the last sound weights.
+
+Self-rewarding training collapses when pushed too hard (too high a learning rate, too long): the policy converges
+on confident answers, right or wrong, or dissolves. The signals, label-free, each against its value over the first
+``window`` steps:
+
+- **entropy** of the rollouts' tokens leaves ``entropy_range`` x its start (collapse below, dissolving above);
+- **agreement**: the groups' majority share climbs above ``share_ceiling`` (from below it), or falls below
+  ``share_floor`` x its start (the policy stops agreeing with itself);
+- **lost answers**: the share of completions that state an answer falls below ``parse_floor`` of its start;
+- **length** of the completions leaves ``length_range`` x its start.
+
+What it cannot see (docs/experiments.md): a collapse that leaves the sampled rollouts' statistics alone while
+greedy accuracy falls (TTRL at lr 1e-4, Intuitor at 2e-5 in our grid); and under a curriculum the signals move as
+harder levels unlock, so it warns falsely there.
+
+A signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn`` logs
+it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last quiet
+one (snapshots every ``window`` steps while the signals are quiet; the signals are window means, so they lag).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import TrainerCallback
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    window: int = 5
+    entropy_range: tuple[float, float] = (0.5, 1.5)
+    """Token entropy, as a multiple of its start: below = confidence collapse, above = the policy dissolving."""
+    share_ceiling: float = 0.95
+    """Majority share (absolute) above which agreement has saturated."""
+    share_floor: float = 0.75
+    """Majority share, as a multiple of its start, below which the policy stops agreeing with itself."""
+    parse_floor: float = 0.8
+    length_range: tuple[float, float] = (0.67, 1.5)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def alarms(history: Sequence[dict[str, float]], limits: GuardLimits = GuardLimits()) -> list[str]:
+    """What the last ``window`` steps of ``history`` (``metrics.jsonl`` records) say is collapsing; [] when sound.
+
+    >>> calm = [{"entropy": 1.0, "majority_share": 0.4, "parse_rate": 1.0, "completion_length": 30}] * 10
+    >>> alarms(calm)
+    []
+    >>> alarms(calm + [{"entropy": 0.3, "majority_share": 0.99, "parse_rate": 1.0, "completion_length": 30}] * 5)
+    ['entropy 0.30 outside [0.5, 1.5] x its start 1.00', 'majority share 0.99 > 0.95']
+    """
+    w = limits.window
+    if len(history) < 2 * w:
+        return []
+    start, recent = history[:w], history[-w:]
+
+    def mean(rows: Sequence[dict[str, float]], key: str) -> float | None:
+        values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        return _mean(values) if values else None
+
+    found = []
+    e0, e = mean(start, "entropy"), mean(recent, "entropy")
+    if e0 and e is not None and not limits.entropy_range[0] * e0 <= e <= limits.entropy_range[1] * e0:
+        found.append(f"entropy {e:.2f} outside {list(limits.entropy_range)} x its start {e0:.2f}")
+    s0, s = mean(start, "majority_share"), mean(recent, "majority_share")
+    if s0 is not None and s is not None and s0 < limits.share_ceiling < s:
+        found.append(f"majority share {s:.2f} > {limits.share_ceiling:g}")
+    if s0 and s is not None and s < limits.share_floor * s0:
+        found.append(f"majority share {s:.2f} < {limits.share_floor:g} x its start {s0:.2f}")
+    p0, p = mean(start, "parse_rate"), mean(recent, "parse_rate")
+    if p0 and p is not None and p < limits.parse_floor * p0:
+        found.append(f"parse rate {p:.2f} < {limits.parse_floor:g} x its start {p0:.2f}")
+    l0, ln = mean(start, "completion_length"), mean(recent, "completion_length")
+    lo, hi = limits.length_range
+    if l0 and ln is not None and not lo * l0 <= ln <= hi * l0:
+        found.append(f"completion length {ln:.0f} outside [{lo:g}, {hi:g}] x its start {l0:.0f}")
+    return found
+
+
+class CollapseGuard(TrainerCallback):
+    """Watches each step's label-free signals; warns, or stops and restores the last sound weights."""
+
+    def __init__(self, mode: str, limits: GuardLimits = GuardLimits()) -> None:
+        self.mode = mode
+        self.limits = limits
+        self.history: list[dict[str, float]] = []
+        self.snapshots: list[tuple[int, dict[str, Any]]] = []  # the last two quiet ones
+        self.tripped: tuple[int, list[str]] | None = None
+        self.restored_step: int | None = None
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not logs or "cuma/mask_rate" not in logs or self.tripped:
+            return
+        self.history.append(
+            {
+                "entropy": logs.get("entropy"),
+                "majority_share": logs.get("cuma/majority_share"),
+                "parse_rate": logs.get("cuma/parse_rate"),
+                "completion_length": logs.get("completions/mean_length"),
+            }
+        )
+        found = alarms(self.history, self.limits)
+        model = kwargs.get("model")
+        if not found:
+            if model is not None and state.global_step % self.limits.window == 0:
+                self._take_snapshot(model, state.global_step)
+            return
+        self.tripped = (state.global_step, found)
+        logger.warning("collapse guard at step %d: %s", state.global_step, "; ".join(found))
+        if self.mode == "stop":
+            control.should_training_stop = True
+            if model is not None and self.snapshots:
+                self._restore(model, *self.snapshots[0])
+
+    def _take_snapshot(self, model: Any, step: int) -> None:
+        weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        self.snapshots = [*self.snapshots, (step, weights)][-2:]
+
+    def _restore(self, model: Any, step: int, weights: dict[str, Any]) -> None:
+        import torch
+
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name in weights:
+                    p.copy_(weights[name])
+        self.restored_step = step
+        logger.warning("collapse guard: restored the weights of step %d", step)
+
+    def report(self) -> dict[str, Any] | None:
+        """What the guard did, for the run's summary (None when it never tripped)."""
+        if self.tripped is None:
+            return None
+        return {"step": self.tripped[0], "signals": self.tripped[1], "restored_step": self.restored_step}

@@ -1,0 +1,104 @@
+"""The label-free collapse guard: its alarms on hand-made histories, and stop-and-restore in a real run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cuma_lite.training.guard import GuardLimits, alarms
+
+
+def step(entropy=1.0, share=0.4, parse=1.0, length=30.0):
+    return {"entropy": entropy, "majority_share": share, "parse_rate": parse, "completion_length": length}
+
+
+def test_quiet_training_raises_no_alarm():
+    assert alarms([step()] * 20) == []
+    assert alarms([step()] * 5) == []  # too short to judge
+
+
+@pytest.mark.parametrize(
+    ("late", "signal"),
+    [
+        (step(entropy=0.4), "entropy"),
+        (step(entropy=1.6), "entropy"),
+        (step(share=0.97), "majority share"),
+        (step(share=0.25), "majority share"),
+        (step(parse=0.5), "parse rate"),
+        (step(length=46), "completion length"),
+        (step(length=19), "completion length"),
+    ],
+)
+def test_each_signal_trips_on_its_own(late, signal):
+    found = alarms([step()] * 10 + [late] * 5)
+    assert len(found) == 1 and found[0].startswith(signal)
+
+
+def test_a_single_bad_step_is_averaged_away():
+    assert alarms([step()] * 10 + [step(entropy=0.1)] + [step()] * 4) == []
+
+
+def test_a_base_that_already_agrees_is_not_saturation():
+    assert alarms([step(share=0.97)] * 15, GuardLimits(window=5)) == []
+
+
+@pytest.mark.slow
+def test_stop_restores_the_weights_from_before_the_alarm(tmp_path, monkeypatch):
+    """A guard told that everything above a 0.0 share is saturation trips once its first windows are in, stops the
+    run early, and the saved weights are a snapshot's, not the last step's."""
+    import torch
+    from safetensors.torch import load_file
+
+    from cuma_lite.config import load_config
+    from cuma_lite.models.tiny import build_model, build_tokenizer
+    from cuma_lite.training import guard
+    from cuma_lite.training.run import train
+
+    model_dir = tmp_path / "model"
+    tokenizer = build_tokenizer()
+    build_model(
+        len(tokenizer), hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seed=0
+    ).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    calls = {"n": 0}
+
+    def trip_late(history, limits):  # quiet for 6 steps, then an alarm
+        calls["n"] += 1
+        return ["test alarm"] if len(history) >= 7 else []
+
+    monkeypatch.setattr(guard, "alarms", trip_late)
+    from transformers import TrainerCallback
+
+    from cuma_lite.training import run
+
+    seen: dict[int, dict[str, torch.Tensor]] = {}
+
+    class Weights(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            seen[state.global_step] = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    build = run.build_trainer
+
+    def build_with(*args, **kwargs):
+        trainer = build(*args, **kwargs)
+        trainer.callback_handler.callbacks.insert(0, Weights())
+        return trainer
+
+    monkeypatch.setattr(run, "build_trainer", build_with)
+    out = tmp_path / "run"
+    cfg = load_config(
+        "tiny-cpu",
+        [f"model.name={model_dir}", f"train.output_dir={out}", "rollout.num_generations=4", "rollout.max_new_tokens=8",
+         "train.prompts_per_step=2", "train.max_steps=12", "train.save_steps=100", "train.learning_rate=1e-3",
+         "data.synth_per_level=8", "eval.per_level=0", "vote.min_share=0", "curriculum.mode=off",
+         "train.collapse_guard=stop", "train.guard_window=2", "reward.label=plurality"],
+    )  # fmt: skip
+    summary = train(cfg)
+    assert summary["collapse_guard"] == {"step": 7, "signals": ["test alarm"], "restored_step": 4}
+    steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(s["step"] for s in steps) == 7  # stopped early
+    final = load_file(out / "model" / "model.safetensors")
+    # step 4's weights, not step 7's
+    assert all(torch.equal(final[n], seen[4][n]) for n in final if n in seen[4])
+    assert any(not torch.equal(seen[4][n], seen[7][n]) for n in seen[4])
