@@ -343,11 +343,12 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
         return [
             sys.executable, "-m", "cuma_lite", "train", "--preset", "tiny-cpu", "--output", str(where),
             "--set", f"model.name={tiny_model_dir}", "--set", "rollout.num_generations=4",
-            "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=4", "--set", "train.max_steps=6",
+            "--set", "rollout.max_new_tokens=12", "--set", "train.prompts_per_step=4", "--set", "train.max_steps=12",
             "--set", "train.save_steps=2", "--set", "data.synth_per_level=8", "--set", "eval.per_level=2",
             "--set", "vote.min_share=0", "--set", "train.min_groups_per_update=3",
             "--set", "curriculum.window=4", "--set", "curriculum.min_observations=4",
             "--set", "curriculum.mask_threshold=0.9", "--set", "data.synth_levels=1-3",
+            "--set", "curriculum.mode=adaptive",  # tiny-cpu's label (greedy) with a curriculum whose state must resume
         ]  # fmt: skip
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -372,8 +373,8 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout and "checkpoint-" in resumed.stdout
-    assert [m["step"] for m in metrics(out)] == [1, 2, 3, 4, 5, 6]
-    assert [(e["step"], e["eval_tag"]) for e in metrics(out, evals=True)] == [(0, "before"), (6, "after")]
+    assert [m["step"] for m in metrics(out)] == list(range(1, 13))
+    assert [(e["step"], e["eval_tag"]) for e in metrics(out, evals=True)] == [(0, "before"), (12, "after")]
 
     whole = subprocess.run(command(uninterrupted), env=env, capture_output=True, text=True, timeout=600)
     assert whole.returncode == 0, whole.stderr[-3000:]
@@ -385,8 +386,8 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
     ]
     assert (out / "samples.jsonl").read_text() == (uninterrupted / "samples.jsonl").read_text()
     for name in ("curriculum_state.json", "gradient_bank.pt"):
-        assert (out / "checkpoint-6" / name).read_bytes() == (
-            uninterrupted / "checkpoint-6" / name
+        assert (out / "checkpoint-12" / name).read_bytes() == (
+            uninterrupted / "checkpoint-12" / name
         ).read_bytes()
     assert max(m["level_max"] for m in metrics(out)) > 1  # the curriculum did move, so its state was tested
 

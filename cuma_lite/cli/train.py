@@ -47,7 +47,9 @@ def train(
 @friendly_errors
 def repro(
     out: Annotated[Path, typer.Option(help="Directory for the runs and results.*")] = Path("runs/repro"),
-    seeds: Annotated[str, typer.Option(help="A count (3: seeds 0, 1, 2) or a list (0,4,7).")] = "3",
+    seeds: Annotated[
+        str, typer.Option(help="A count (3: seeds 0, 1, 2) or a list (0,4,7; one seed: 5,).")
+    ] = "3",
     quick: Annotated[
         bool, typer.Option(help="Seed 0 of TTRL, CuMa and gold on the weakest and strongest bases (r1, r5).")
     ] = False,
@@ -84,7 +86,7 @@ def repro(
     except ValueError:
         raise ConfigError(f"--seeds {seeds!r}: a count (3) or a comma-separated list (0,4,7).") from None
     if not seed_list:
-        raise ConfigError("--seeds: give at least one seed.")
+        raise ConfigError("--seeds: give at least one seed (seed 0 alone: --seeds 0, with the comma).")
 
     def pick(value: str, default: tuple[str, ...]) -> list[str]:
         return list(default) if value == "all" else [x.strip() for x in value.split(",") if x.strip()]
