@@ -1,7 +1,8 @@
 """Will label-free RL help this model on these prompts? Statistics of sampled answers, before any training.
 
 Pure: it works on answers already sampled (``cuma-lite probe`` samples them, :mod:`cuma_lite.probe`). For each
-prompt: the greedy answer, K sampled answers and, on a dev subset, the gold answer (for the diagnostics only).
+prompt: the greedy answer, K sampled answers and, on a dev subset, the gold answer (to grade, and for gold's
+advantages).
 
 - **Label quality**: greedy accuracy; the plurality label's accuracy for pools of several sizes; the label's precision
   and coverage by agreement share; how often an answer seen rarely in the pool is wrong.

@@ -4,8 +4,8 @@ Samples the model on the prompts (greedy, and K samples at each temperature), th
 :mod:`cuma_lite.forecast` computes: greedy accuracy, the plurality label's accuracy for several pool sizes,
 its precision and coverage by agreement share, how often a rare answer is wrong, the mode-shift budget, and for
 each training setting its gold alignment: the predicted gain as a share of the gold reward's, with an interval and
-a verdict. Gold answers (a dev subset) are read for these diagnostics only. Writes ``probe.json``, ``probe.md`` and
-``probe.png`` into ``--out``.
+a verdict. Gold answers (of a dev subset) grade these statistics and give gold's advantages; no training reads
+them. Writes ``probe.json``, ``probe.md`` and ``probe.png`` into ``--out``.
 """
 
 from __future__ import annotations

@@ -352,7 +352,12 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
         ]  # fmt: skip
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # as from a terminal: SIGINT at its default, whatever an earlier test left this process ignoring (a child
+    # inherits an ignored SIGINT, and Python then never raises KeyboardInterrupt)
+    proc = subprocess.Popen(
+        command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if (out / "checkpoint-2").exists() and (out / "metrics.jsonl").exists():
@@ -365,7 +370,7 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
     )
     proc.send_signal(getattr(signal, sig))
     proc.wait(timeout=120)
-    assert not (out / "model").exists()  # it really was interrupted
+    assert not (out / "model").exists(), proc.stderr.read().decode()[-3000:]  # it really was interrupted
     assert max(m["step"] for m in metrics(out)) >= 3
 
     resumed = subprocess.run(
