@@ -20,7 +20,6 @@ from cuma_lite.curriculum import CurriculumScheduler
 from cuma_lite.errors import UserError
 from cuma_lite.extraction import extract_answer
 from cuma_lite.rewards import GoldAnswerReward, MajorityVoteReward, PoolSampler
-from cuma_lite.shaping import Shaping
 from cuma_lite.training import rundata, rundir
 from cuma_lite.training.heldout import HeldOutEval
 from cuma_lite.training.logs import JsonlLog, VoteLog
@@ -92,9 +91,9 @@ def train(cfg: Config, *, resume: bool = False, overwrite: bool = False) -> dict
     train_seconds = time.perf_counter() - start
 
     # --- save and evaluate
-    guard = next(
-        (cb for cb in trainer.callback_handler.callbacks if type(cb).__name__ == "CollapseGuard"), None
-    )
+    from cuma_lite.training.guard import CollapseGuard
+
+    guard = next((cb for cb in trainer.callback_handler.callbacks if isinstance(cb, CollapseGuard)), None)
     final_dir = save_final(trainer, tokenizer, cfg, backend, out)
     after = evaluate(backend.generator(trainer.model, tokenizer), step=trainer.state.global_step, tag="after")
     before = before or evaluate.saved("before")
@@ -133,14 +132,10 @@ REWARDS: dict[str, Callable[..., Any] | None] = {
 curriculum and the logs; with another kind it is weighted 0."""
 
 
-def shaping_of(cfg: Config) -> Shaping:
-    return cfg.reward.shaping()
-
-
 def pool_sampler(cfg: Config, backend: Backend, model: Any, tokenizer: Any) -> PoolSampler | None:
     """``vote.pool_size`` extra samples of each prompt from the current policy, without gradients, over which the
     vote (and the rarity of an answer) is measured; and its greedy answer when it is the label."""
-    greedy = shaping_of(cfg).label == "greedy"
+    greedy = cfg.reward.shaping().label == "greedy"
     if not cfg.vote.pool_size and not greedy:
         return None
     if backend.generation_spoils_training():
@@ -217,7 +212,7 @@ def build_trainer(
     vote = MajorityVoteReward(
         g,
         min_share=cfg.vote.min_share,
-        shaping=shaping_of(cfg),
+        shaping=cfg.reward.shaping(),
         pool=pool_sampler(cfg, backend, model, tokenizer),
         gather=gather_object,
         process_index=state.process_index,
