@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cuma_lite.training.guard import GuardLimits, alarms
+from cuma_lite.training.guard import GuardLimits, alarms, churn, churn_alarm
 
 
 def step(entropy=1.0, share=0.4, parse=1.0, length=30.0):
@@ -41,6 +41,81 @@ def test_a_single_bad_step_is_averaged_away():
 
 def test_a_base_that_already_agrees_is_not_saturation():
     assert alarms([step(share=0.97)] * 15, GuardLimits(window=5)) == []
+
+
+def test_churn_trips_on_a_surge_not_on_settling():
+    limits = GuardLimits(churn_surge=1.5, churn_floor=0.15)
+    assert churn_alarm([0.21, 0.17, 0.11, 0.10, 0.08, 0.11], limits) == []  # learning: churn settles
+    assert churn_alarm([0.05, 0.02, 0.12], limits) == []  # a surge, but under the floor
+    assert churn_alarm([0.20, 0.16, 0.25], limits) == ["answer churn 0.25 > 1.5 x its lowest 0.16"]
+    assert churn_alarm([0.9]) == []  # one check: nothing to compare with
+
+
+def test_churn_that_does_not_settle_trips_on_the_second_check_in_a_row():
+    assert churn_alarm([0.40, 0.30]) == []  # one check after the first: not yet
+    assert churn_alarm([0.40, 0.30, 0.29]) == [
+        "answer churn 0.30, 0.29 not settling: >= 0.7 x its first 0.40"
+    ]
+    assert churn_alarm([0.40, 0.30, 0.20]) == []  # settled below 0.7 x 0.40
+    assert churn_alarm([0.40, 0.20, 0.30]) == []  # one check up again, under 1.5 x 0.20: not yet
+    assert churn_alarm([0.14, 0.14, 0.14]) == []  # under the floor
+
+
+def test_churn_counts_changed_answers():
+    assert churn(["1", "2", "3", None], ["1", "2", "3", None]) == 0.0
+    assert churn(["1", "2", "3", None], ["1", "5", "3", "7"]) == 0.5
+
+
+def test_a_churn_surge_stops_and_restores_the_snapshot_before_it():
+    """The callback on its own: fake answers that settle and then surge; snapshots come from quiet log steps."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from cuma_lite.training.guard import CollapseGuard
+
+    answers = iter(
+        [list("aaaaaaaaaa"), list("baaaaaaaaa"), list("bbaaaaaaaa"), list("bbaaaaaaaa"), list("cccccaaaaa")]
+    )
+    model = torch.nn.Linear(2, 1)
+    start = model.weight.detach().clone()
+    guard = CollapseGuard("stop", GuardLimits(window=2), answers=lambda m: next(answers))
+    control, state = SimpleNamespace(should_training_stop=False), SimpleNamespace(global_step=0)
+    guard.on_train_begin(None, state, control, model=model)
+    logs = {"cuma/mask_rate": 0.0, "entropy": 1.0, "cuma/majority_share": 0.4, "cuma/parse_rate": 1.0}
+    for step in range(1, 9):
+        state.global_step = step
+        guard.on_step_end(None, state, control, model=model)
+        if control.should_training_stop:
+            break
+        guard.on_log(None, state, control, logs=logs, model=model)
+        with torch.no_grad():
+            model.weight.add_(1.0)  # the next step's update
+    # churn 0.1, 0.1, 0.0 (lowest), then 0.5 at step 8: > 0.15 and > 1.5 x 0.0
+    assert [c for _, c in guard.churns] == [0.1, 0.1, 0.0, 0.5]
+    assert (
+        guard.tripped == (8, ["answer churn 0.50 > 1.5 x its lowest 0.00"]) and control.should_training_stop
+    )
+    assert guard.restored_step == 4  # snapshots of steps 4 and 6: the older one
+    assert torch.allclose(model.weight, start + 3)  # step 4's weights: three updates in
+
+
+@pytest.mark.slow
+def test_a_policy_that_does_not_move_has_no_churn(tmp_path):
+    """The run's churn probe answers the same prompts greedily at every check: at a learning rate too small to move
+    a weight's last bit, every check's churn is 0 (resampled prompts or sampled answers would churn)."""
+    from cuma_lite.config import load_config
+    from cuma_lite.training.run import train
+
+    cfg = load_config(
+        "tiny-cpu",
+        [f"train.output_dir={tmp_path / 'run'}", "rollout.num_generations=4", "rollout.max_new_tokens=16",
+         "train.prompts_per_step=2", "train.max_steps=6", "train.save_steps=100", "train.learning_rate=1e-12",
+         "data.synth_per_level=8", "eval.per_level=0", "train.collapse_guard=warn", "train.guard_window=2",
+         "train.guard_prompts=24"],
+    )  # fmt: skip
+    report = train(cfg)["collapse_guard"]
+    assert report["churn"] == [{"step": s, "churn": 0.0} for s in (2, 4, 6)]
 
 
 @pytest.mark.slow
@@ -92,7 +167,7 @@ def test_stop_restores_the_weights_from_before_the_alarm(tmp_path, monkeypatch):
         [f"model.name={model_dir}", f"train.output_dir={out}", "rollout.num_generations=4", "rollout.max_new_tokens=8",
          "train.prompts_per_step=2", "train.max_steps=12", "train.save_steps=100", "train.learning_rate=1e-3",
          "data.synth_per_level=8", "eval.per_level=0", "vote.min_share=0", "curriculum.mode=off",
-         "train.collapse_guard=stop", "train.guard_window=2", "reward.label=plurality"],
+         "train.collapse_guard=stop", "train.guard_window=2", "reward.label=plurality", "train.guard_prompts=0"],
     )  # fmt: skip
     summary = train(cfg)
     assert summary["collapse_guard"] == {"step": 7, "signals": ["test alarm"], "restored_step": 4}

@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "cuma_lite.rollout.hf", "cuma_lite.rollout.vllm", "cuma_lite.models", "cuma_lite.backends",
             "cuma_lite.training", "cuma_lite.evaluation", "cuma_lite.data.difficulty", "cuma_lite.data.generate",
-            "cuma_lite.gpu", "cuma_lite.probe",
+            "cuma_lite.gpu", "cuma_lite.probe", "cuma_lite.transfer",
         ),
     ),
     ("apps", ("cuma_lite.repro", "cuma_lite.grid_stats", "cuma_lite.report", "cuma_lite.export")),

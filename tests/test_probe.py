@@ -90,3 +90,36 @@ def test_reuse_forecasts_from_saved_answers_without_the_model(tmp_path):
     json.loads(
         (tmp_path / "probe.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in probe.json")
     )
+
+
+def test_transfer_trains_on_even_prompts_and_holds_out_the_odd_with_all_samples(monkeypatch):
+    """The split the transfer forecast gets: graded prompts only; even ones train on their first G samples, odd
+    ones are held out with all K, their gold advantages centred over K."""
+    import cuma_lite.transfer
+    from cuma_lite.forecast import PromptSamples
+    from cuma_lite.models.tiny import build_tokenizer
+    from cuma_lite.probe import transfer_of
+
+    seen = {}
+
+    def capture(model, train, held_out, advantages, gold, held_out_gold, **kwargs):
+        seen.update(train=train, held_out=held_out, gold=[gold(k) for k in range(len(train))],
+                    held_out_gold=[held_out_gold(k) for k in range(len(held_out))])  # fmt: skip
+        return []
+
+    monkeypatch.setattr(cuma_lite.transfer, "transfer_forecast", capture)
+    items = [{"problem": f"Compute {i}+0."} for i in range(5)]
+    prompts = [PromptSamples(["1", "2", "1", "1"], "1", None if i == 2 else "1") for i in range(5)]
+    tokens = [[[100 + 10 * i + s] for s in range(4)] for i in range(5)]  # completion s of prompt i: one token
+    model = type("Model", (), {"eval": lambda self: self})()
+    transfer_of(model, build_tokenizer(), items, prompts, tokens, [Setting("ttrl", group=2)], "plain")
+    assert [[c for _, c in g] for g in seen["train"]] == [
+        [[100], [101]],
+        [[130], [131]],
+    ]  # prompts 0, 3: first 2 (2: no gold)
+    assert [[c for _, c in g] for g in seen["held_out"]] == [
+        [[110 + s] for s in range(4)],
+        [[140 + s] for s in range(4)],
+    ]
+    assert seen["held_out_gold"] == [[0.25, -0.75, 0.25, 0.25]] * 2
+    assert seen["gold"] == [[0.5, -0.5]] * 2

@@ -44,6 +44,12 @@ def probe(
     reuse: Annotated[
         bool, typer.Option(help="Forecast from the answers a previous probe saved in --out (no sampling).")
     ] = False,
+    transfer: Annotated[
+        bool,
+        typer.Option(
+            help="The transfer forecast (gradients of the model: what training does to other prompts)."
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option(help="Directory for probe.json, probe.md, probe.png.")] = Path(
         "runs/probe"
     ),
@@ -77,6 +83,7 @@ def probe(
     result = run_probe(
         model, data, settings=settings, rollout_temperature=rollout_temperature, temperatures=temps,
         samples=samples, limit=limit, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, out=out, reuse=reuse,
+        transfer=transfer,
     )  # fmt: skip
     console.print((out / "probe.md").read_text())
     console.print(f"wrote [bold]{out}[/] (probe.json, probe.md, probe.png)")

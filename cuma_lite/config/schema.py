@@ -407,11 +407,18 @@ class TrainConfig:
     )
     collapse_guard: Literal["off", "warn", "stop"] = opt(
         "off",
-        "watch label-free collapse signals (entropy, agreement, parse rate, length) against the run's start: warn, "
-        "or stop and roll back (a curriculum moves them as levels unlock: expect false alarms there)",
+        "watch label-free collapse signals (entropy, agreement, parse rate, length, answer churn) against the run's "
+        "start: warn, or stop and roll back (a curriculum moves the rollout signals as levels unlock: expect false "
+        "alarms there)",
     )
     guard_window: int = opt(
-        5, "collapse guard: steps the signals are averaged over (and between weight snapshots)"
+        5,
+        "collapse guard: steps the signals are averaged over (and between weight snapshots and churn checks)",
+    )
+    guard_prompts: int = opt(
+        200,
+        "collapse guard: training prompts (unlabelled) the policy answers greedily every guard_window steps, whose "
+        "answer churn it watches (0 = no churn check; costs one greedy decode of them a check)",
     )
     report_to: list[str] = opt(
         help="also log to: tensorboard, wandb, trackio (none by default); our CuMa metrics go in the same stream",
@@ -438,6 +445,11 @@ class TrainConfig:
             f"train.min_groups_per_update={self.min_groups_per_update} must be >= 0 (0 = update every step).",
         )
         _check(bool(self.output_dir), "train.output_dir is empty; give a directory for this run's outputs.")
+        _check(self.guard_window >= 1, f"train.guard_window={self.guard_window} must be >= 1.")
+        _check(
+            self.guard_prompts >= 0,
+            f"train.guard_prompts={self.guard_prompts} must be >= 0 (0 = no churn check).",
+        )
         self.report_to = [r for r in self.report_to if r != "none"]
         unknown = [r for r in self.report_to if r not in REPORT_TO]
         _check(

@@ -8,11 +8,16 @@ on confident answers, right or wrong, or dissolves. The signals, label-free, eac
 - **agreement**: the groups' majority share climbs above ``share_ceiling`` (from below it), or falls below
   ``share_floor`` x its start (the policy stops agreeing with itself);
 - **lost answers**: the share of completions that state an answer falls below ``parse_floor`` of its start;
-- **length** of the completions leaves ``length_range`` x its start.
+- **length** of the completions leaves ``length_range`` x its start;
+- **answer churn**: every ``window`` steps the policy answers a fixed set of unlabelled prompts greedily
+  (``train.guard_prompts`` of the training prompts) and counts the share of answers that changed since the last
+  check. Sound training settles: its churn falls as it learns. An alarm when the churn does not settle (two checks
+  in a row above ``churn_settle`` x the first check's) or surges again (above ``churn_surge`` x its lowest so far),
+  above ``churn_floor`` either way. A collapse that leaves the sampled rollouts' statistics alone (TTRL at lr 1e-4:
+  the same agreement, on worse answers) shows here.
 
-What it cannot see (docs/experiments.md): a collapse that leaves the sampled rollouts' statistics alone while
-greedy accuracy falls (TTRL at lr 1e-4, Intuitor at 2e-5 in our grid); and under a curriculum the signals move as
-harder levels unlock, so it warns falsely there.
+What it cannot see (docs/experiments.md): Intuitor at lr 2e-5 in our grid; and under a curriculum the rollout
+signals move as harder levels unlock, so it warns falsely there.
 
 A signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn`` logs
 it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last quiet
@@ -22,7 +27,7 @@ one (snapshots every ``window`` steps while the signals are quiet; the signals a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +47,12 @@ class GuardLimits:
     """Majority share, as a multiple of its start, below which the policy stops agreeing with itself."""
     parse_floor: float = 0.8
     length_range: tuple[float, float] = (0.67, 1.5)
+    churn_surge: float = 1.5
+    """Answer churn (share of greedy answers changed a check), as a multiple of its lowest so far."""
+    churn_settle: float = 0.7
+    """Churn that stays at this multiple of the first check's or above, two checks in a row, has not settled."""
+    churn_floor: float = 0.15
+    """Churn below which nothing is an alarm: answers that change this little are not a collapse."""
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -85,12 +96,56 @@ def alarms(history: Sequence[dict[str, float]], limits: GuardLimits = GuardLimit
     return found
 
 
-class CollapseGuard(TrainerCallback):
-    """Watches each step's label-free signals; warns, or stops and restores the last sound weights."""
+def churn(before: Sequence[str | None], now: Sequence[str | None]) -> float:
+    """Share of prompts whose answer changed (no answer counts as an answer).
 
-    def __init__(self, mode: str, limits: GuardLimits = GuardLimits()) -> None:
+    >>> churn(["1", "2", None, "4"], ["1", "3", None, "5"])
+    0.5
+    """
+    return sum(a != b for a, b in zip(before, now, strict=True)) / len(now) if now else 0.0
+
+
+def churn_alarm(churns: Sequence[float], limits: GuardLimits = GuardLimits()) -> list[str]:
+    """What the churn of each check so far says at the last one: [] while it settles.
+
+    >>> churn_alarm([0.33, 0.20, 0.16, 0.15, 0.17])  # settling
+    []
+    >>> churn_alarm([0.33, 0.20, 0.16, 0.15, 0.17, 0.31])
+    ['answer churn 0.31 > 1.5 x its lowest 0.15']
+    >>> churn_alarm([0.43, 0.42, 0.31])
+    ['answer churn 0.42, 0.31 not settling: >= 0.7 x its first 0.43']
+    """
+    if len(churns) < 2:
+        return []
+    low, last = min(churns[:-1]), churns[-1]
+    if last > limits.churn_floor and last > limits.churn_surge * low:
+        return [f"answer churn {last:.2f} > {limits.churn_surge:g} x its lowest {low:.2f}"]
+    recent = churns[-2:]
+    if len(churns) >= 3 and all(
+        c > limits.churn_floor and c >= limits.churn_settle * churns[0] for c in recent
+    ):
+        shown = ", ".join(f"{c:.2f}" for c in recent)
+        return [f"answer churn {shown} not settling: >= {limits.churn_settle:g} x its first {churns[0]:.2f}"]
+    return []
+
+
+class CollapseGuard(TrainerCallback):
+    """Watches each step's label-free signals; warns, or stops and restores the last sound weights.
+
+    ``answers``: the policy's greedy answers to the fixed unlabelled prompts (given the model), for the churn signal;
+    None leaves it off."""
+
+    def __init__(
+        self,
+        mode: str,
+        limits: GuardLimits = GuardLimits(),
+        answers: Callable[[Any], list[str | None]] | None = None,
+    ) -> None:
         self.mode = mode
         self.limits = limits
+        self.answers = answers
+        self.last_answers: list[str | None] | None = None
+        self.churns: list[tuple[int, float]] = []
         self.history: list[dict[str, float]] = []
         self.snapshots: list[tuple[int, dict[str, Any]]] = []  # the last two quiet ones
         self.tripped: tuple[int, list[str]] | None = None
@@ -115,8 +170,29 @@ class CollapseGuard(TrainerCallback):
             if model is not None and state.global_step % self.limits.window == 0:
                 self._take_snapshot(model, state.global_step)
             return
-        self.tripped = (state.global_step, found)
-        logger.warning("collapse guard at step %d: %s", state.global_step, "; ".join(found))
+        self._trip(state.global_step, found, model, control)
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        if self.answers is not None and model is not None:
+            self.last_answers = self.answers(model)  # the start's (or the checkpoint's)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        """Every ``window`` steps (before this step's log and snapshot): the answer churn."""
+        if self.answers is None or self.tripped or model is None or state.global_step % self.limits.window:
+            return
+        now = self.answers(model)
+        if self.last_answers is None:
+            self.last_answers = now
+            return
+        self.churns.append((state.global_step, churn(self.last_answers, now)))
+        self.last_answers = now
+        found = churn_alarm([c for _, c in self.churns], self.limits)
+        if found:
+            self._trip(state.global_step, found, model, control)
+
+    def _trip(self, step: int, found: list[str], model: Any, control: Any) -> None:
+        self.tripped = (step, found)
+        logger.warning("collapse guard at step %d: %s", step, "; ".join(found))
         if self.mode == "stop":
             control.should_training_stop = True
             if model is not None and self.snapshots:
@@ -137,7 +213,13 @@ class CollapseGuard(TrainerCallback):
         logger.warning("collapse guard: restored the weights of step %d", step)
 
     def report(self) -> dict[str, Any] | None:
-        """What the guard did, for the run's summary (None when it never tripped)."""
+        """What the guard did, for the run's summary: its churn checks, and where it tripped (None: neither)."""
+        churns = {"churn": [{"step": s, "churn": round(c, 4)} for s, c in self.churns]} if self.churns else {}
         if self.tripped is None:
-            return None
-        return {"step": self.tripped[0], "signals": self.tripped[1], "restored_step": self.restored_step}
+            return churns or None
+        return {
+            "step": self.tripped[0],
+            "signals": self.tripped[1],
+            "restored_step": self.restored_step,
+            **churns,
+        }

@@ -239,9 +239,37 @@ def build_trainer(
         from cuma_lite.training.guard import CollapseGuard, GuardLimits
 
         trainer.add_callback(
-            CollapseGuard(cfg.train.collapse_guard, GuardLimits(window=cfg.train.guard_window))
+            CollapseGuard(
+                cfg.train.collapse_guard,
+                GuardLimits(window=cfg.train.guard_window),
+                answers=_churn_answers(cfg, backend, tokenizer, data.train),
+            )
         )
     return trainer
+
+
+def _churn_answers(
+    cfg: Config, backend: Backend, tokenizer: Any, train: list[dict[str, Any]]
+) -> Callable[[Any], list[str | None]] | None:
+    """The collapse guard's churn probe: the policy's greedy answers to ``train.guard_prompts`` fixed training
+    prompts (their text only). None when off, or where generating spoils training (4-bit on CPU)."""
+    if not cfg.train.guard_prompts or backend.generation_spoils_training():
+        return None
+    import random
+
+    from cuma_lite.prompts import format_prompt
+    from cuma_lite.rollout.contract import SamplingSpec, texts
+
+    chosen = random.Random(cfg.train.seed).sample(train, min(cfg.train.guard_prompts, len(train)))
+    prompts = [format_prompt(item["problem"], cfg.model.prompt_style) for item in chosen]
+    spec = SamplingSpec.greedy_spec(cfg.rollout.max_new_tokens)
+
+    def answers(model: Any) -> list[str | None]:
+        return [
+            extract_answer(c[0]) for c in texts(backend.generator(model, tokenizer).generate(prompts, spec))
+        ]
+
+    return answers
 
 
 def grpo_config(cfg: Config, backend: Backend, *, per_device: int, reward_weights: list[float]) -> Any:
