@@ -177,3 +177,26 @@ def test_stop_restores_the_weights_from_before_the_alarm(tmp_path, monkeypatch):
     # step 4's weights, not step 7's
     assert all(torch.equal(final[n], seen[4][n]) for n in final if n in seen[4])
     assert any(not torch.equal(seen[4][n], seen[7][n]) for n in seen[4])
+
+
+def test_under_a_curriculum_only_the_churn_can_trip():
+    """The rollout signals move as levels unlock; a guard told so ignores them (and still snapshots)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from cuma_lite.training.guard import CollapseGuard
+
+    model = torch.nn.Linear(2, 1)
+    guard = CollapseGuard("stop", GuardLimits(window=2), rollouts=False)
+    control, state = SimpleNamespace(should_training_stop=False), SimpleNamespace(global_step=0)
+    for step in range(1, 13):
+        state.global_step = step
+        share = 0.4 if step <= 4 else 0.1  # would be an alarm: agreement falls below 0.75 x its start
+        logs = {"cuma/mask_rate": 0.0, "entropy": 1.0, "cuma/majority_share": share, "cuma/parse_rate": 1.0}
+        guard.on_log(None, state, control, logs=logs, model=model)
+    assert guard.tripped is None and not control.should_training_stop
+    assert [s for s, _ in guard.snapshots] == [10, 12]
+    assert alarms(
+        guard.history, GuardLimits(window=2)
+    )  # the same history trips a guard that watches rollouts

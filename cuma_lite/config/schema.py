@@ -408,8 +408,8 @@ class TrainConfig:
     collapse_guard: Literal["off", "warn", "stop"] = opt(
         "off",
         "watch label-free collapse signals (entropy, agreement, parse rate, length, answer churn) against the run's "
-        "start: warn, or stop and roll back (a curriculum moves the rollout signals as levels unlock: expect false "
-        "alarms there)",
+        "start: warn, or stop and roll back (under a curriculum, answer churn only: the others move as levels "
+        "unlock)",
     )
     guard_window: int = opt(
         5,

@@ -243,6 +243,7 @@ def build_trainer(
                 cfg.train.collapse_guard,
                 GuardLimits(window=cfg.train.guard_window),
                 answers=_churn_answers(cfg, backend, tokenizer, data.train),
+                rollouts=cfg.curriculum.mode == "off",  # a curriculum moves them: false alarms
             )
         )
     return trainer
