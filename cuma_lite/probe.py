@@ -140,7 +140,8 @@ def transfer_of(
         return {}
     texts_, special = render_prompts([format_prompt(items[j]["problem"], style) for j in graded], tokenizer)
     prompt_ids = [tokenizer(t, add_special_tokens=special)["input_ids"] for t in texts_]
-    groups = [[(ids, list(c)) for c in tokens[j]] for ids, j in zip(prompt_ids, graded, strict=True)]
+    group_of = {j: [(ids, list(c)) for c in tokens[j]] for ids, j in zip(prompt_ids, graded, strict=True)}
+    # prompt indices: the groups and the advantages below both follow them
     train, held_out = graded[0::2], graded[1::2]
 
     def advantages(setting: Setting) -> Any:
@@ -159,8 +160,8 @@ def transfer_of(
     gold = Setting("gold", group=group, gold=True)
     named = {s.name: advantages(s) for s in settings}
     model.eval()
-    forecasts = transfer_forecast(model, [g[:group] for g in groups[0::2]], groups[1::2], named, advantages(gold),
-                                  held_out_gold, seed=seed)  # fmt: skip
+    forecasts = transfer_forecast(model, [group_of[j][:group] for j in train], [group_of[j] for j in held_out],
+                                  named, advantages(gold), held_out_gold, seed=seed)  # fmt: skip
     return {t.setting: t for t in forecasts}
 
 

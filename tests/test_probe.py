@@ -109,7 +109,14 @@ def test_transfer_trains_on_even_prompts_and_holds_out_the_odd_with_all_samples(
 
     monkeypatch.setattr(cuma_lite.transfer, "transfer_forecast", capture)
     items = [{"problem": f"Compute {i}+0."} for i in range(5)]
-    prompts = [PromptSamples(["1", "2", "1", "1"], "1", None if i == 2 else "1") for i in range(5)]
+    answers = [
+        ["1", "2", "2", "2"],
+        ["1", "1", "2", "2"],
+        ["1", "1", "1", "1"],
+        ["1", "1", "1", "2"],
+        ["2", "2", "2", "1"],
+    ]
+    prompts = [PromptSamples(a, "1", None if i == 2 else "1") for i, a in enumerate(answers)]
     tokens = [[[100 + 10 * i + s] for s in range(4)] for i in range(5)]  # completion s of prompt i: one token
     model = type("Model", (), {"eval": lambda self: self})()
     transfer_of(model, build_tokenizer(), items, prompts, tokens, [Setting("ttrl", group=2)], "plain")
@@ -121,5 +128,6 @@ def test_transfer_trains_on_even_prompts_and_holds_out_the_odd_with_all_samples(
         [[110 + s] for s in range(4)],
         [[140 + s] for s in range(4)],
     ]
-    assert seen["held_out_gold"] == [[0.25, -0.75, 0.25, 0.25]] * 2
-    assert seen["gold"] == [[0.5, -0.5]] * 2
+    # the advantages are those of the same prompts: held out 1 and 4 (all 4 samples), training 0 and 3 (first 2)
+    assert seen["held_out_gold"] == [[0.5, 0.5, -0.5, -0.5], [-0.25, -0.25, -0.25, 0.75]]
+    assert seen["gold"] == [[0.5, -0.5], [0.0, 0.0]]
