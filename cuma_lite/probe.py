@@ -6,8 +6,9 @@ its precision and coverage by agreement share, how often a rare answer is wrong,
 each training setting its gold alignment: the predicted gain as a share of the gold reward's, with an interval and
 a verdict; with ``transfer``, also the transfer forecast (:mod:`cuma_lite.transfer`: the first-order effect of the
 setting's Adam update on *other* prompts, from the model's gradients; it sees transfer, but at 500 prompts its
-interval is too wide to give the verdict: docs/experiments.md). Gold answers (of a dev subset) grade these statistics and give gold's advantages; no training reads them. Writes
-``probe.json``, ``probe.md`` and ``probe.png`` into ``--out``.
+interval is too wide to give the verdict: docs/experiments.md). Gold answers (of a dev subset) grade these
+statistics and give gold's advantages; no training reads them. Writes ``probe.json``, ``probe.md`` and ``probe.png``
+into ``--out``, with the sampled answers (and, with ``transfer``, the completions' token ids) to ``--reuse``.
 """
 
 from __future__ import annotations
@@ -347,6 +348,13 @@ def run_probe(
             prompts = load_samples(saved[t])
             if completions is not None and completions.exists():
                 tokens = [json.loads(line) for line in completions.read_text().splitlines()]
+            elif transfer and t == rollout_temperature:
+                from cuma_lite.errors import UserError
+
+                raise UserError(
+                    f"--transfer --reuse needs the completions a probe with --transfer saved ({completions}); "
+                    "run the probe once with --transfer and without --reuse."
+                )
         else:
             m, tokens = model(), []
             prompts = sample_prompts(m["generator"], m["items"], samples=samples, temperature=t,
@@ -362,8 +370,10 @@ def run_probe(
                     for p in prompts
                 ]
                 (out / f"samples_T{t}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-                assert completions is not None
-                completions.write_text("".join(json.dumps(g) + "\n" for g in tokens))
+                if (
+                    transfer and completions is not None
+                ):  # token ids: large for long completions, so only here
+                    completions.write_text("".join(json.dumps(g) + "\n" for g in tokens))
         moved = None
         if transfer and t == rollout_temperature and tokens:
             m = model()

@@ -90,6 +90,10 @@ def test_reuse_forecasts_from_saved_answers_without_the_model(tmp_path):
     json.loads(
         (tmp_path / "probe.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in probe.json")
     )
+    from cuma_lite.errors import UserError
+
+    with pytest.raises(UserError, match="run the probe once with --transfer"):  # no completions were saved
+        run_probe("no/such-model", "no-such-data", settings=settings, out=tmp_path, reuse=True, transfer=True)
 
 
 def test_transfer_trains_on_even_prompts_and_holds_out_the_odd_with_all_samples(monkeypatch):
