@@ -20,9 +20,10 @@ Under a curriculum the rollout signals move as harder levels unlock (they warned
 have, none of which collapsed), so there the guard watches the churn alone (``rollouts=False``). What it cannot do
 (docs/experiments.md): warn before held-out accuracy starts to fall; the churn moves with the fall, not ahead.
 
-A rollout signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn`` logs
-it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last quiet
-one (snapshots every ``window`` steps while the signals are quiet; the signals are window means, so they lag).
+A rollout signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn``
+logs it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last
+quiet one (snapshots every ``window`` steps while the signals are quiet; the signals are window means, so they
+lag).
 """
 
 from __future__ import annotations
@@ -147,6 +148,10 @@ class CollapseGuard(TrainerCallback):
         self.limits = limits
         self.answers = answers
         self.rollouts = rollouts
+        if not rollouts and answers is None:
+            logger.warning(
+                "collapse guard: no rollout signals (a curriculum) and no churn check: it watches nothing"
+            )
         self.last_answers: list[str | None] | None = None
         self.churns: list[tuple[int, float]] = []
         self.history: list[dict[str, float]] = []
