@@ -135,16 +135,22 @@ def transfer_forecast(
         for _ in range(boot)
     ]
 
-    def share(steps: Any, pick: tuple[Any, Any] | None = None) -> float:
-        steps_at, chunks_at = pick if pick is not None else (slice(None), slice(None))
-        g_held_out = held_out_chunks[chunks_at].sum(0)  # [P]
-        gold_gain = float(g_held_out @ adam_direction(gold_steps[steps_at]))
-        return float(g_held_out @ adam_direction(steps[steps_at])) / gold_gain if gold_gain else 0.0
+    everything = (slice(None), slice(None))
+
+    def gain(steps: Any, pick: tuple[Any, Any]) -> float:
+        """First-order held-out gain of the Adam update from the picked steps, on the picked held-out chunks."""
+        steps_at, chunks_at = pick
+        return float(held_out_chunks[chunks_at].sum(0) @ adam_direction(steps[steps_at]))
+
+    gold_gains = [gain(gold_steps, d) for d in (everything, *draws)]  # once, shared by every setting
+
+    def share(steps: Any, k: int, pick: tuple[Any, Any]) -> float:
+        return gain(steps, pick) / gold_gains[k] if gold_gains[k] else 0.0
 
     out = []
     for name, adv in advantages.items():
         steps = per_step(train, adv)
-        values = sorted(share(steps, d) for d in draws)
+        values = sorted(share(steps, k + 1, d) for k, d in enumerate(draws))
         interval = (values[int(0.025 * boot)], values[int(0.975 * boot) - 1]) if values else (0.0, 0.0)
-        out.append(Transfer(name, share(steps), interval))
+        out.append(Transfer(name, share(steps, 0, everything), interval))
     return out

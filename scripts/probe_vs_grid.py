@@ -32,6 +32,15 @@ from cuma_lite.repro import METHODS, PRESET
 from cuma_lite.transfer import Transfer
 
 
+def _probed_transfer(probed: list[dict], method: str, setting: dict) -> dict | None:
+    """The transfer forecast the probe saved for ``method``, else for a probed setting with the same advantages."""
+    with_transfer = [s for s in probed if s.get("transfer")]
+    named = [s for s in with_transfer if s["setting"]["name"] == method]
+    alike = [s for s in with_transfer if {**s["setting"], "name": method} == {**setting, "name": method}]
+    found = named or alike
+    return found[0]["transfer"] if found else None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--grid", type=Path, required=True, help="results.json of `cuma-lite repro`")
@@ -54,10 +63,7 @@ def main() -> None:
             if cfg.reward.kind not in ("majority",):
                 continue
             setting = setting_of(method, cfg)
-            same = {**asdict(setting), "name": None}
-            moved = next((s["transfer"] for s in probed if s["setting"]["name"] == method and s.get("transfer")),
-                         next((s["transfer"] for s in probed if {**s["setting"], "name": None} == same
-                               and s.get("transfer")), None))  # fmt: skip
+            moved = _probed_transfer(probed, method, asdict(setting))
             aligned = gold_alignment(samples, setting)
             got = measured[(base, method)]
             rows.append({
