@@ -69,19 +69,28 @@ def _backward(model: Any, active: Sequence[tuple[list[int], list[int], float]], 
     import torch
 
     if active:
-        width = max(len(p) + len(c) for p, c, _ in active)
-        ids = torch.zeros((len(active), width), dtype=torch.long)  # [N, T], right-padded
-        mask = torch.zeros((len(active), width), dtype=torch.long)
-        target = torch.zeros((len(active), width), dtype=torch.bool)  # completion tokens
-        weight = torch.tensor([a for _, _, a in active], dtype=torch.float32)  # [N]
-        for row, (p, c, _) in enumerate(active):
-            ids[row, : len(p) + len(c)] = torch.tensor(p + c)
-            mask[row, : len(p) + len(c)] = 1
-            target[row, len(p) : len(p) + len(c)] = True
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # [N, T-1, V]
-        logp = torch.log_softmax(logits, -1).gather(2, ids[:, 1:, None])[..., 0]  # [N, T-1]
-        logp = (logp * target[:, 1:]).sum(1)  # [N]: log p(completion | prompt)
+        logp = sequence_logprobs(model, [(p, c) for p, c, _ in active])  # [N]
+        weight = torch.tensor([a for _, _, a in active], dtype=torch.float32, device=logp.device)  # [N]
         (-(weight * logp).sum() / tokens).backward()
+
+
+def sequence_logprobs(model: Any, pairs: Sequence[tuple[list[int], list[int]]]) -> Any:
+    """``log p(completion | prompt)`` per ``(prompt ids, completion ids)`` pair, one forward pass (``[N]``)."""
+    import torch
+
+    width = max(len(p) + len(c) for p, c in pairs)
+    ids = torch.zeros((len(pairs), width), dtype=torch.long)  # [N, T], right-padded
+    mask = torch.zeros((len(pairs), width), dtype=torch.long)
+    target = torch.zeros((len(pairs), width), dtype=torch.bool)  # completion tokens
+    for row, (p, c) in enumerate(pairs):
+        ids[row, : len(p) + len(c)] = torch.tensor(p + c)
+        mask[row, : len(p) + len(c)] = 1
+        target[row, len(p) : len(p) + len(c)] = True
+    device = next(model.parameters()).device
+    ids, mask, target = ids.to(device), mask.to(device), target.to(device)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # [N, T-1, V]
+    logp = torch.log_softmax(logits, -1).gather(2, ids[:, 1:, None])[..., 0]  # [N, T-1]
+    return (logp * target[:, 1:]).sum(1)  # [N]
 
 
 def adam_direction(steps: Any) -> Any:

@@ -6,7 +6,8 @@
     python scripts/collapse_timeline.py runs/guard-warn [runs/guard-stop ...]
 
 For each run: held-out accuracy at each evaluation, and the guard's label-free signals (window means of token
-entropy, majority share, parse rate, completion length; the answer churn of its checks) at the same steps; then
+entropy, majority share, parse rate, completion length; the answer churn and the drift, as the start's NLL of the
+greedy completions over its first, of its checks) at the same steps; then
 the step the guard fired at (from ``summary.json``, or recomputed from ``metrics.jsonl`` with the run's window
 when it ran with ``warn`` after firing once), the weights it restored, and the final accuracy (a stopped run's
 last row is that final evaluation, of the restored weights).
@@ -38,16 +39,21 @@ def timeline(run: Path) -> None:
         (i + 1 for i in range(len(history)) if alarms(history[: i + 1], GuardLimits(window))), None
     )
     print(f"\n{run}  (guard window {window}; before {summary['accuracy_before']:.3f})")
-    churn = {c["step"]: c["churn"] for c in (summary.get("collapse_guard") or {}).get("churn", [])}
-    print("| step | held-out | entropy | majority share | parse rate | length | answer churn | alarms |")
-    print("|---|---|---|---|---|---|---|---|")
+    guard = summary.get("collapse_guard") or {}
+    churn = {c["step"]: c["churn"] for c in guard.get("churn", [])}
+    nlls = guard.get("drift_nll", [])
+    drift = {d["step"]: f"{d['nll'] / nlls[0]['nll']:.2f}" for d in nlls}
+    print(
+        "| step | held-out | entropy | majority share | parse rate | length | answer churn | drift | alarms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for step in sorted(evals):
         recent = history[max(0, step - window) : step]
         mean = {k: _mean([h[k] for h in recent]) for k in SIGNALS}
         found = alarms(history[:step], GuardLimits(window)) if step else []
         print(f"| {step} | {evals[step]:.3f} | {mean['entropy']:.3f} | {mean['majority_share']:.2f} | "
               f"{mean['parse_rate']:.2f} | {mean['completion_length']:.0f} | {churn.get(step, '-')} | "
-              f"{'; '.join(found) or '-'} |")  # fmt: skip
+              f"{drift.get(step, '-')} | {'; '.join(found) or '-'} |")  # fmt: skip
     print(
         f"first alarm (recomputed): step {first_alarm}; summary's collapse_guard: {summary.get('collapse_guard')}"
     )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cuma_lite.training.guard import GuardLimits, alarms, churn, churn_alarm
+from cuma_lite.training.guard import GuardLimits, Look, alarms, churn, churn_alarm, drift_alarm
 
 
 def step(entropy=1.0, share=0.4, parse=1.0, length=30.0):
@@ -79,7 +79,7 @@ def test_a_churn_surge_stops_and_restores_the_snapshot_before_it():
     )
     model = torch.nn.Linear(2, 1)
     start = model.weight.detach().clone()
-    guard = CollapseGuard("stop", GuardLimits(window=2), answers=lambda m: next(answers))
+    guard = CollapseGuard("stop", GuardLimits(window=2), look=lambda m: Look(next(answers)))
     control, state = SimpleNamespace(should_training_stop=False), SimpleNamespace(global_step=0)
     guard.on_train_begin(None, state, control, model=model)
     logs = {"cuma/mask_rate": 0.0, "entropy": 1.0, "cuma/majority_share": 0.4, "cuma/parse_rate": 1.0}
@@ -116,6 +116,12 @@ def test_a_policy_that_does_not_move_has_no_churn(tmp_path):
     )  # fmt: skip
     report = train(cfg)["collapse_guard"]
     assert report["churn"] == [{"step": s, "churn": 0.0} for s in (2, 4, 6)]
+    drift = report["drift_nll"]  # the start's look, then every check: the same completions, the same weights
+    assert (
+        [d["step"] for d in drift] == [0, 2, 4, 6]
+        and len({d["nll"] for d in drift}) == 1
+        and drift[0]["nll"] > 0
+    )
 
 
 @pytest.mark.slow
@@ -200,3 +206,97 @@ def test_under_a_curriculum_only_the_churn_can_trip():
     assert alarms(
         guard.history, GuardLimits(window=2)
     )  # the same history trips a guard that watches rollouts
+
+
+def test_drift_trips_above_its_ceiling_and_not_below():
+    assert drift_alarm([2.0]) == []
+    assert drift_alarm([2.0, 2.4, 2.5]) == []  # 1.25 x 2.0: not above
+    assert drift_alarm([2.0, 2.6])[0].startswith("drift")
+    assert drift_alarm([2.0, 2.6], GuardLimits(drift_ceiling=0.5)) == []
+
+
+def test_the_callback_trips_on_drift_alone():
+    """Answers that never change (no churn) but drift away from the start: the drift trips the guard."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from cuma_lite.training.guard import CollapseGuard
+
+    nlls = iter([2.0, 2.1, 2.3, 2.6, 3.0])
+    model = torch.nn.Linear(2, 1)
+    guard = CollapseGuard("warn", GuardLimits(window=2), look=lambda m: Look(["1", "2"], next(nlls)))
+    control, state = SimpleNamespace(should_training_stop=False), SimpleNamespace(global_step=0)
+    guard.on_train_begin(None, state, control, model=model)
+    for step in range(1, 9):
+        state.global_step = step
+        guard.on_step_end(None, state, control, model=model)
+    assert guard.tripped is not None and guard.tripped[0] == 6  # 2.6 > 1.25 x 2.0
+    assert guard.tripped[1][0].startswith("drift") and not control.should_training_stop  # warn: no stop
+    assert guard.report()["drift_nll"] == [
+        {"step": s, "nll": n} for s, n in [(0, 2.0), (2, 2.1), (4, 2.3), (6, 2.6)]
+    ]
+
+
+def test_the_look_scores_under_the_start_weights_and_gives_the_policy_back():
+    """The drift is the completions' NLL under the weights of the first look, whatever the policy has become; the
+    policy's own weights and mode come back bit for bit."""
+    import copy
+
+    import torch
+
+    from cuma_lite.backends import get_backend
+    from cuma_lite.config import load_config
+    from cuma_lite.models.tiny import build_model, build_tokenizer
+    from cuma_lite.training.lookout import GreedyLook
+    from cuma_lite.transfer import sequence_logprobs
+
+    tokenizer = build_tokenizer()
+    model = build_model(len(tokenizer), hidden=32, layers=1, heads=2, kv_heads=1, intermediate=64, seed=0)
+    prompts = [f"Q: Compute {a}+{a}.\nA: " for a in range(6)]
+    backend = get_backend(load_config("tiny-cpu"))
+    look = GreedyLook(backend, tokenizer, prompts, max_new_tokens=8)
+    first = look(model)
+    reference = copy.deepcopy(model).eval()  # the start
+    with torch.no_grad():  # the policy moves
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    moved = {n: p.detach().clone() for n, p in model.named_parameters()}
+    model.train()
+    completions = [list(g[0].token_ids) for g in
+                   backend.generator(model, tokenizer).generate(prompts, look.spec)]  # fmt: skip
+    nll = look.start_nll(model, completions)
+    assert all(torch.equal(p, moved[n]) for n, p in model.named_parameters()) and model.training
+    with torch.no_grad():
+        expected = -sequence_logprobs(reference, list(zip(look.prompt_ids, completions, strict=True))).mean()
+    assert nll == pytest.approx(float(expected), rel=1e-5)
+    assert first.nll is not None and first.nll > 0 and len(first.answers) == len(prompts)
+
+
+def test_a_negative_drift_budget_is_a_config_error():
+    from cuma_lite.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="train.guard_drift=-0.1 must be >= 0"):
+        load_config("tiny-cpu", ["train.guard_drift=-0.1"])
+    assert load_config("tiny-cpu", ["train.guard_drift=0"]).train.guard_drift == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "drift"),
+    [
+        ([], True),
+        (["reward.kind=gold"], False),
+        (["train.guard_drift=0"], False),
+        (["train.guard_prompts=0"], None),
+    ],
+)
+def test_the_drift_check_is_for_label_free_rewards(overrides, drift):
+    """A gold reward's labels vouch for its moves: no drift check there (nor with a zero budget)."""
+    from cuma_lite.backends import get_backend
+    from cuma_lite.config import load_config
+    from cuma_lite.models.tiny import build_tokenizer
+    from cuma_lite.training.run import _guard_look
+
+    cfg = load_config("tiny-cpu", overrides)
+    look = _guard_look(cfg, get_backend(cfg), build_tokenizer(), [{"problem": "Compute 1+1."}] * 3)
+    assert (look.drift if look is not None else None) is drift

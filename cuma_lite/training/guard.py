@@ -15,10 +15,20 @@ on confident answers, right or wrong, or dissolves. The signals, label-free, eac
   in a row above ``churn_settle`` x the first check's) or surges again (above ``churn_surge`` x its lowest so far),
   above ``churn_floor`` either way. A collapse that leaves the sampled rollouts' statistics alone (TTRL at lr 1e-4:
   the same agreement, on worse answers) shows here.
+- **drift from the start**: at the same checks, how unlikely the *start's* weights find the policy's greedy
+  completions (their mean negative log-likelihood). A label-free reward can only re-weight what the start already
+  writes (its labels come from its own answers), so greedy completions the start finds far less likely than its own
+  are moves no label vouched for. An alarm when it rises above ``1 + drift_ceiling`` x its value at the start. It
+  is the one signal we found that moves *ahead* of held-out accuracy: the collapses at lr 1e-4 on r3 are 35-55%
+  away when held-out accuracy peaks, while label-free runs at lr 2e-5 stay within 18% over 40 steps and reach
+  19-27% by step 80 (docs/experiments.md): a budget, which long runs must raise (``train.guard_drift``). Off for
+  a gold reward, whose labels do vouch for its moves (gold at lr 5e-5 drifts 25% in 15 steps while it learns).
 
 Under a curriculum the rollout signals move as harder levels unlock (they warned falsely on all 7 such runs we
-have, none of which collapsed), so there the guard watches the churn alone (``rollouts=False``). What it cannot do
-(docs/experiments.md): warn before held-out accuracy starts to fall; the churn moves with the fall, not ahead.
+have, none of which collapsed), so there the guard watches the churn and the drift alone (``rollouts=False``).
+What it cannot do (docs/experiments.md): tell a fast sound label-free run from a fast collapse by drift alone (it
+stops both); see a slow slide (TTRL at 2e-5 on r1 lost 0.03 from its peak over 80 steps, its drift 1.10x). The
+margins are thin: two collapses fire at 1.25-1.26x, a sound run on r5 reached 1.25x at step 80.
 
 A rollout signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn``
 logs it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last
@@ -55,6 +65,18 @@ class GuardLimits:
     """Churn that stays at this multiple of the first check's or above, two checks in a row, has not settled."""
     churn_floor: float = 0.15
     """Churn below which nothing is an alarm: answers that change this little are not a collapse."""
+    drift_ceiling: float = 0.25
+    """Mean NLL of the policy's greedy completions under the start's weights, as a rise over the start's own."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at the policy on the guard's fixed unlabelled prompts."""
+
+    answers: list[str | None]
+    """Its greedy answers."""
+    nll: float | None = None
+    """Mean negative log-likelihood (nats) of its greedy completions under the start's weights (None: not measured)."""
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -131,29 +153,46 @@ def churn_alarm(churns: Sequence[float], limits: GuardLimits = GuardLimits()) ->
     return []
 
 
+def drift_alarm(nlls: Sequence[float], limits: GuardLimits = GuardLimits()) -> list[str]:
+    """What the drift says at the last check (``nlls[0]``: the start's own greedy completions): [] while near.
+
+    >>> drift_alarm([1.90, 1.98, 2.18, 2.27])  # sound runs stay within 10-20%
+    []
+    >>> drift_alarm([1.90, 2.26, 2.57])
+    ['drift: the start finds the greedy completions 2.57 nats unlikely, > 1.25 x its own 1.90']
+    """
+    if len(nlls) < 2 or nlls[-1] <= (1 + limits.drift_ceiling) * nlls[0]:
+        return []
+    return [
+        f"drift: the start finds the greedy completions {nlls[-1]:.2f} nats unlikely, "
+        f"> {1 + limits.drift_ceiling:g} x its own {nlls[0]:.2f}"
+    ]
+
+
 class CollapseGuard(TrainerCallback):
     """Watches each step's label-free signals; warns, or stops and restores the last sound weights.
 
-    ``answers``: the policy's greedy answers to the fixed unlabelled prompts (given the model), for the churn signal;
-    None leaves it off. ``rollouts``: watch the rollout signals (off under a curriculum)."""
+    ``look``: the policy's greedy answers to the fixed unlabelled prompts and their drift (given the model), for the
+    churn and drift signals; None leaves them off. ``rollouts``: watch the rollout signals (off under a curriculum)."""
 
     def __init__(
         self,
         mode: str,
         limits: GuardLimits = GuardLimits(),
-        answers: Callable[[Any], list[str | None]] | None = None,
+        look: Callable[[Any], Look] | None = None,
         rollouts: bool = True,
     ) -> None:
         self.mode = mode
         self.limits = limits
-        self.answers = answers
+        self.look = look
         self.rollouts = rollouts
-        if not rollouts and answers is None:
+        if not rollouts and look is None:
             logger.warning(
                 "collapse guard: no rollout signals (a curriculum) and no churn check: it watches nothing"
             )
         self.last_answers: list[str | None] | None = None
         self.churns: list[tuple[int, float]] = []
+        self.nlls: list[tuple[int, float]] = []
         self.history: list[dict[str, float]] = []
         self.snapshots: list[tuple[int, dict[str, Any]]] = []  # the last two quiet ones
         self.tripped: tuple[int, list[str]] | None = None
@@ -181,22 +220,28 @@ class CollapseGuard(TrainerCallback):
         self._trip(state.global_step, found, model, control)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        if self.answers is not None and model is not None:
-            self.last_answers = self.answers(model)  # the start's (or the checkpoint's)
+        if self.look is not None and model is not None:
+            self._record(state.global_step, self.look(model))  # the start's (or the checkpoint's)
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        """Every ``window`` steps (before this step's log and snapshot): the answer churn."""
-        if self.answers is None or self.tripped or model is None or state.global_step % self.limits.window:
+        """Every ``window`` steps (before this step's log and snapshot): the answer churn and the drift."""
+        if self.look is None or self.tripped or model is None or state.global_step % self.limits.window:
             return
-        now = self.answers(model)
-        if self.last_answers is None:
-            self.last_answers = now
+        before = self.last_answers
+        now = self.look(model)
+        self._record(state.global_step, now)
+        if before is None:
             return
-        self.churns.append((state.global_step, churn(self.last_answers, now)))
-        self.last_answers = now
+        self.churns.append((state.global_step, churn(before, now.answers)))
         found = churn_alarm([c for _, c in self.churns], self.limits)
+        found += drift_alarm([n for _, n in self.nlls], self.limits) if now.nll is not None else []
         if found:
             self._trip(state.global_step, found, model, control)
+
+    def _record(self, step: int, look: Look) -> None:
+        self.last_answers = look.answers
+        if look.nll is not None:
+            self.nlls.append((step, look.nll))
 
     def _trip(self, step: int, found: list[str], model: Any, control: Any) -> None:
         self.tripped = (step, found)
@@ -221,13 +266,15 @@ class CollapseGuard(TrainerCallback):
         logger.warning("collapse guard: restored the weights of step %d", step)
 
     def report(self) -> dict[str, Any] | None:
-        """What the guard did, for the run's summary: its churn checks, and where it tripped (None: neither)."""
-        churns = {"churn": [{"step": s, "churn": round(c, 4)} for s, c in self.churns]} if self.churns else {}
+        """What the guard did, for the run's summary: its checks (churn, drift), and where it tripped (None: none)."""
+        checks = {"churn": [{"step": s, "churn": round(c, 4)} for s, c in self.churns]} if self.churns else {}
+        if self.nlls:
+            checks["drift_nll"] = [{"step": s, "nll": round(n, 4)} for s, n in self.nlls]
         if self.tripped is None:
-            return churns or None
+            return checks or None
         return {
             "step": self.tripped[0],
             "signals": self.tripped[1],
             "restored_step": self.restored_step,
-            **churns,
+            **checks,
         }

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cuma_lite.backends import Backend, get_backend
 from cuma_lite.config import Config
@@ -23,6 +23,9 @@ from cuma_lite.rewards import GoldAnswerReward, MajorityVoteReward, PoolSampler
 from cuma_lite.training import rundata, rundir
 from cuma_lite.training.heldout import HeldOutEval
 from cuma_lite.training.logs import JsonlLog, VoteLog
+
+if TYPE_CHECKING:
+    from cuma_lite.training.lookout import GreedyLook
 
 logger = logging.getLogger(__name__)
 
@@ -241,36 +244,32 @@ def build_trainer(
         trainer.add_callback(
             CollapseGuard(
                 cfg.train.collapse_guard,
-                GuardLimits(window=cfg.train.guard_window),
-                answers=_churn_answers(cfg, backend, tokenizer, data.train),
+                GuardLimits(window=cfg.train.guard_window, drift_ceiling=cfg.train.guard_drift),
+                look=_guard_look(cfg, backend, tokenizer, data.train),
                 rollouts=cfg.curriculum.mode == "off",  # a curriculum moves them: false alarms
             )
         )
     return trainer
 
 
-def _churn_answers(
+def _guard_look(
     cfg: Config, backend: Backend, tokenizer: Any, train: list[dict[str, Any]]
-) -> Callable[[Any], list[str | None]] | None:
-    """The collapse guard's churn probe: the policy's greedy answers to ``train.guard_prompts`` fixed training
-    prompts (their text only). None when off, or where generating spoils training (4-bit on CPU)."""
+) -> GreedyLook | None:
+    """The collapse guard's look at the policy on ``train.guard_prompts`` fixed training prompts (their text only):
+    greedy answers (churn) and their drift from the start, for a label-free reward on the ``hf`` backend (a gold
+    reward's labels vouch for its moves). None when off, or where generating spoils training (4-bit on CPU)."""
     if not cfg.train.guard_prompts or backend.generation_spoils_training():
         return None
     import random
 
     from cuma_lite.prompts import format_prompt
-    from cuma_lite.rollout.contract import SamplingSpec, texts
+    from cuma_lite.training.lookout import GreedyLook
 
     chosen = random.Random(cfg.train.seed).sample(train, min(cfg.train.guard_prompts, len(train)))
     prompts = [format_prompt(item["problem"], cfg.model.prompt_style) for item in chosen]
-    spec = SamplingSpec.greedy_spec(cfg.rollout.max_new_tokens)
-
-    def answers(model: Any) -> list[str | None]:
-        return [
-            extract_answer(c[0]) for c in texts(backend.generator(model, tokenizer).generate(prompts, spec))
-        ]
-
-    return answers
+    # drift needs the model's logits from a plain forward pass: verified on hf; Unsloth's patched model is not (no GPU)
+    drift = backend.name == "hf" and cfg.reward.kind != "gold" and cfg.train.guard_drift > 0
+    return GreedyLook(backend, tokenizer, prompts, cfg.rollout.max_new_tokens, drift=drift)
 
 
 def grpo_config(cfg: Config, backend: Backend, *, per_device: int, reward_weights: list[float]) -> Any:
