@@ -21,14 +21,14 @@ on confident answers, right or wrong, or dissolves. The signals, label-free, eac
   are moves no label vouched for. An alarm when it rises above ``1 + drift_ceiling`` x its value at the start. It
   is the one signal we found that moves *ahead* of held-out accuracy: the collapses at lr 1e-4 on r3 are 35-55%
   away when held-out accuracy peaks, while label-free runs at lr 2e-5 stay within 18% over 40 steps and reach
-  19-27% by step 80 (docs/experiments.md): a budget, which long runs must raise (``train.guard_drift``). Off for
+  10-28% by step 80 (docs/experiments.md): a budget, which long runs must raise (``train.guard_drift``). Off for
   a gold reward, whose labels do vouch for its moves (gold at lr 5e-5 drifts 25% in 15 steps while it learns).
 
 Under a curriculum the rollout signals move as harder levels unlock (they warned falsely on all 7 such runs we
 have, none of which collapsed), so there the guard watches the churn and the drift alone (``rollouts=False``).
-What it cannot do (docs/experiments.md): tell a fast sound label-free run from a fast collapse by drift alone (it
-stops both); see a slow slide (TTRL at 2e-5 on r1 lost 0.03 from its peak over 80 steps, its drift 1.10x). The
-margins are thin: two collapses fire at 1.25-1.26x, a sound run on r5 reached 1.25x at step 80.
+What it cannot do (docs/experiments.md): tell a fast sound label-free run from a fast collapse (it stopped TTRL at
+lr 5e-5 on r4, which was learning, as it stops the same run on r3, which collapsed); see a slow slide (TTRL at 2e-5 on r1 lost 0.03 from its peak over 80 steps, its drift 1.10x). The
+margins are thin: two collapses fire at 1.25-1.26x, sound runs reach 1.25-1.28x by step 75-80.
 
 A rollout signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn``
 logs it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last
