@@ -300,3 +300,12 @@ def test_the_drift_check_is_for_label_free_rewards(overrides, drift):
     cfg = load_config("tiny-cpu", overrides)
     look = _guard_look(cfg, get_backend(cfg), build_tokenizer(), [{"problem": "Compute 1+1."}] * 3)
     assert (look.drift if look is not None else None) is drift
+
+
+def test_docstring_examples():
+    import doctest
+
+    from cuma_lite.training import guard
+
+    result = doctest.testmod(guard)
+    assert result.attempted > 0 and result.failed == 0

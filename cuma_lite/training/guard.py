@@ -159,13 +159,14 @@ def drift_alarm(nlls: Sequence[float], limits: GuardLimits = GuardLimits()) -> l
     >>> drift_alarm([1.90, 1.98, 2.18, 2.27])  # sound runs stay within 10-20%
     []
     >>> drift_alarm([1.90, 2.26, 2.57])
-    ['drift: the start finds the greedy completions 2.57 nats unlikely, > 1.25 x its own 1.90']
+    ['drift: the start finds the greedy completions 2.57 nats unlikely, > 1.25 x its own 1.90 (a budget: a sound run that needs to go further needs a larger train.guard_drift)']
     """
     if len(nlls) < 2 or nlls[-1] <= (1 + limits.drift_ceiling) * nlls[0]:
         return []
     return [
         f"drift: the start finds the greedy completions {nlls[-1]:.2f} nats unlikely, "
-        f"> {1 + limits.drift_ceiling:g} x its own {nlls[0]:.2f}"
+        f"> {1 + limits.drift_ceiling:g} x its own {nlls[0]:.2f} (a budget: a sound run that needs to go further "
+        "needs a larger train.guard_drift)"
     ]
 
 
