@@ -22,7 +22,8 @@ from cuma_lite.training.guard import Look
 
 class GreedyLook:
     """``look(model) -> Look``: the answers, and the mean NLL of the completions under the start's weights
-    (``drift=False``: answers only, for backends whose forward pass is not a plain causal LM's)."""
+    (``drift=False``: answers only; the run turns it off for a gold reward, a zero ``train.guard_drift``, and backends
+    whose forward pass is unverified)."""
 
     def __init__(
         self,
