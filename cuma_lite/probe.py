@@ -31,7 +31,7 @@ from cuma_lite.forecast import (
     precision_by_share,
     rare_answers,
 )
-from cuma_lite.prompts import PromptStyle, format_prompt, render_prompts
+from cuma_lite.prompts import PromptStyle, format_prompt, prompt_token_ids
 from cuma_lite.rollout.contract import Generator, SamplingSpec, texts
 from cuma_lite.transfer import Transfer
 
@@ -139,8 +139,7 @@ def transfer_of(
     group = max(s.group for s in settings)
     if len(graded) < 2 or any(len(tokens[j]) < max(s.group + s.pool for s in settings) for j in graded):
         return {}
-    texts_, special = render_prompts([format_prompt(items[j]["problem"], style) for j in graded], tokenizer)
-    prompt_ids = [tokenizer(t, add_special_tokens=special)["input_ids"] for t in texts_]
+    prompt_ids = prompt_token_ids([format_prompt(items[j]["problem"], style) for j in graded], tokenizer)
     group_of = {j: [(ids, list(c)) for c in tokens[j]] for ids, j in zip(prompt_ids, graded, strict=True)}
     # prompt indices: the groups and the advantages below both follow them
     train, held_out = graded[0::2], graded[1::2]
@@ -361,18 +360,16 @@ def run_probe(
                                      max_new_tokens=m["max_new"], style=m["style"], seed=seed, greedy=greedy,
                                      tokens=tokens)  # fmt: skip
             greedy = [p.greedy for p in prompts]
-            if (
-                out is not None
-            ):  # the raw answers, so that a forecast can be recomputed without sampling again
+            if out is not None:
+                # the raw answers, so that a forecast can be recomputed without sampling again
                 out.mkdir(parents=True, exist_ok=True)
                 rows = [
                     {"greedy": p.greedy, "samples": p.samples, "gold": p.gold, "level": p.level}
                     for p in prompts
                 ]
                 (out / f"samples_T{t}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-                if (
-                    transfer and completions is not None
-                ):  # token ids: large for long completions, so only here
+                if transfer and completions is not None:
+                    # token ids: large for long completions, so only with --transfer
                     completions.write_text("".join(json.dumps(g) + "\n" for g in tokens))
         moved = None
         if transfer and t == rollout_temperature and tokens:

@@ -36,3 +36,10 @@ def render_prompts(prompts: Sequence[Prompt], tokenizer: Any) -> tuple[list[str]
         return [str(p) for p in prompts], True
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
     return texts, False
+
+
+def prompt_token_ids(prompts: Sequence[Prompt], tokenizer: Any) -> list[list[int]]:
+    """Each prompt's token ids as the generators feed them to the model (rendered by :func:`render_prompts`), so that
+    ``prompt ids + completion ids`` is the sequence a completion was sampled as."""
+    texts, special = render_prompts(prompts, tokenizer)
+    return [tokenizer(t, add_special_tokens=special)["input_ids"] for t in texts]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from cuma_lite.extraction import extract_answer
-from cuma_lite.prompts import Prompt, render_prompts
+from cuma_lite.prompts import Prompt, prompt_token_ids
 from cuma_lite.rollout.contract import SamplingSpec
 from cuma_lite.training.guard import Look
 
@@ -39,8 +39,7 @@ class GreedyLook:
         self.prompts = list(prompts)
         self.spec = SamplingSpec.greedy_spec(max_new_tokens)
         self.drift, self.micro_batch = drift, micro_batch
-        texts, special = render_prompts(self.prompts, tokenizer)
-        self.prompt_ids = [tokenizer(t, add_special_tokens=special)["input_ids"] for t in texts]
+        self.prompt_ids = prompt_token_ids(self.prompts, tokenizer)
         self.start: dict[str, Any] | None = None
 
     def __call__(self, model: Any) -> Look:
