@@ -176,15 +176,17 @@ def test_all_masked_step_leaves_every_parameter_unchanged(tiny_model_dir, tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("loss", "beta", "normaliser"),
-    [("dapo", 0.0, "unmasked"), ("dapo", 0.1, "unmasked"), ("bnpo", 0.0, "unmasked"), ("bnpo", 0.1, "unmasked"),
-     ("dapo", 0.0, "batch")],
+    ("loss", "beta", "normaliser", "entropy"),
+    [("dapo", 0.0, "unmasked", 0.0), ("dapo", 0.1, "unmasked", 0.0), ("bnpo", 0.0, "unmasked", 0.0),
+     ("bnpo", 0.1, "unmasked", 0.0), ("dapo", 0.0, "batch", 0.0), ("dapo", 0.1, "unmasked", 0.5),
+     ("bnpo", 0.0, "unmasked", 0.5)],
 )  # fmt: skip
 def test_masked_groups_give_the_gradient_of_removed_groups(
-    tiny_model_dir, tmp_path, monkeypatch, loss, beta, normaliser
+    tiny_model_dir, tmp_path, monkeypatch, loss, beta, normaliser, entropy
 ):
     """Gradient with groups 0 and 2 masked == gradient of the batch with those groups' rows removed
-    (``vote.mask_normaliser=batch``: the same, scaled by the unmasked share of the batch's tokens).
+    (``vote.mask_normaliser=batch``: the same, scaled by the unmasked share of the batch's tokens); with an
+    entropy bonus (``train.entropy_coef``) too: TRL takes it over the (masked) completion mask.
 
     The policy is moved away from the reference first (as after an update), so that with beta > 0 the KL term
     has a gradient on every row: masked rows left in the loss would show."""
@@ -208,12 +210,14 @@ def test_masked_groups_give_the_gradient_of_removed_groups(
         tmp_path / "run",
         f"train.loss_type={loss}",
         f"train.beta={beta}",
+        f"train.entropy_coef={entropy}",
         f"vote.mask_normaliser={normaliser}",
         "vote.min_share=0.5",
         "curriculum.mode=off",
     )
     trainer, _ = build(cfg, tmp_path / "run")
     assert isinstance(trainer, Recording)
+    assert trainer.entropy_coef == entropy and trainer._entropy_bonus_enabled == bool(entropy)
     with torch.no_grad():  # "after an update": the policy is no longer the reference
         generator = torch.Generator().manual_seed(0)
         for p in trainer.model.parameters():

@@ -391,20 +391,30 @@ def test_one_recipe_on_both_backends(tmp_path):
     choice Unsloth's config would change (optimiser, weight decay, clipping, truncation) is passed explicitly."""
     from cuma_lite.training.run import grpo_arguments
 
-    extra = ("lora.r=16", "train.optim=adamw_8bit", "train.weight_decay=0.01", "train.epsilon_high=0.28")
+    extra = ("lora.r=16", "train.optim=adamw_8bit", "train.weight_decay=0.01", "train.epsilon_high=0.28",
+             "train.entropy_coef=0.01")  # fmt: skip
     hf = load_config("tiny-cpu", ["model.backend=hf", *extra])
     gpu = load_config("tiny-cpu", ["model.backend=unsloth", *extra])
     a = grpo_arguments(hf, get_backend(hf), per_device=8, reward_weights=[1.0])
     b = grpo_arguments(gpu, get_backend(gpu), per_device=8, reward_weights=[1.0])
     assert {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} == {"use_vllm", "vllm_mode"}
     recipe = {
-        k: a[k] for k in ("optim", "weight_decay", "epsilon", "epsilon_high", "mask_truncated_completions")
+        k: a[k]
+        for k in (
+            "optim",
+            "weight_decay",
+            "epsilon",
+            "epsilon_high",
+            "entropy_coef",
+            "mask_truncated_completions",
+        )
     }
     assert recipe == dict(
         optim="adamw_8bit",
         weight_decay=0.01,
         epsilon=0.2,
         epsilon_high=0.28,
+        entropy_coef=0.01,
         mask_truncated_completions=False,
     )
     from cuma_lite.config import dump_config

@@ -3,7 +3,8 @@
 Unsloth's loss rebuilds the completion mask from the token ids, so zeroing ``completion_mask`` alone lets a masked
 group back in (docs/gpu-path.md, section 2). ``apply_vote_mask`` also zeroes the rows' ``tool_mask``, which Unsloth
 multiplies in: a masked group must then give exactly the loss and gradients of the batch without it, for ``dapo``
-and ``bnpo``, beta 0 and 0.1, with zero and non-zero advantages on the masked rows. The child also runs the
+and ``bnpo``, beta 0 and 0.1, with zero and non-zero advantages on the masked rows, and with an entropy bonus
+(Unsloth's own, ``grpo_entropy_bonus_weights``). The child also runs the
 pre-fix mask (``completion_mask`` only), which must leak, so the comparison is shown able to fail.
 
 Needs unsloth installed without its GPU dependencies (``make install`` does it: ``pip install --no-deps``); it runs
@@ -44,7 +45,7 @@ def cases(tmp_path_factory) -> list[dict]:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert len(rows) == 8, done.stdout[-2000:]
+    assert len(rows) == 10, done.stdout[-2000:]
     return rows
 
 
@@ -57,10 +58,10 @@ def test_a_masked_group_is_a_removed_group_under_unsloths_loss(cases):
 def test_zeroing_completion_mask_alone_leaks_under_unsloths_loss(cases):
     """What cuma-lite did before: exact only for dapo, beta 0 and a zero advantage (Unsloth rebuilds the mask)."""
     leaks = {
-        (c["advantages"], c["loss_type"], c["beta"])
+        (c["advantages"], c["loss_type"], c["beta"], c["entropy_coef"])
         for c in cases
         if c["completion_mask_only"]["dloss"] > 1e-6 or c["completion_mask_only"]["dgrad"] > 1e-6
     }
     assert leaks == {
-        (a, lt, b) for a in ("zero", "nonzero") for lt in ("dapo", "bnpo") for b in (0.0, 0.1)
-    } - {("zero", "dapo", 0.0)}
+        (a, lt, b, 0.0) for a in ("zero", "nonzero") for lt in ("dapo", "bnpo") for b in (0.0, 0.1)
+    } - {("zero", "dapo", 0.0, 0.0)} | {("nonzero", "dapo", 0.1, 0.5), ("nonzero", "bnpo", 0.0, 0.5)}

@@ -145,15 +145,20 @@ def main() -> None:
         before_fix = dict(full)
         before_fix["completion_mask"] = mask_rows(full["completion_mask"], masked_flags)
         before_fix["num_items_in_batch"] = before_fix["completion_mask"].sum()
-        for loss_type in ("dapo", "bnpo"):
-            for beta in (0.0, 0.1):
-                trainer.args.loss_type = trainer.loss_type = loss_type
-                trainer.beta = beta
-                reference = loss_and_grads(removed)
-                row = {"advantages": advantages, "loss_type": loss_type, "beta": beta}
-                row["masked"] = difference(loss_and_grads(apply_vote_mask(full, masked_flags)), reference)
-                row["completion_mask_only"] = difference(loss_and_grads(before_fix), reference)
-                print(json.dumps(row), flush=True)
+        cases = [(lt, b, 0.0) for lt in ("dapo", "bnpo") for b in (0.0, 0.1)]
+        if (
+            advantages == "nonzero"
+        ):  # with an entropy bonus (train.entropy_coef), which Unsloth computes itself
+            cases += [("dapo", 0.1, 0.5), ("bnpo", 0.0, 0.5)]
+        for loss_type, beta, entropy in cases:
+            trainer.args.loss_type = trainer.loss_type = loss_type
+            trainer.beta = beta
+            trainer.entropy_coef = entropy
+            reference = loss_and_grads(removed)
+            row = {"advantages": advantages, "loss_type": loss_type, "beta": beta, "entropy_coef": entropy}
+            row["masked"] = difference(loss_and_grads(apply_vote_mask(full, masked_flags)), reference)
+            row["completion_mask_only"] = difference(loss_and_grads(before_fix), reference)
+            print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -387,10 +387,18 @@ class TrainConfig:
         "optimiser, the same on both backends (Unsloth's own default would be adamw_8bit)",
     )
     weight_decay: float = opt(0.0, "AdamW weight decay, the same on both backends (Unsloth's default: 0.001)")
-    epsilon: float = opt(0.2, "PPO clip range below the ratio 1")
+    epsilon: float = opt(
+        0.2,
+        "PPO clip range below the ratio 1 (TRL: inert at one update per generation batch, where the ratio is 1)",
+    )
     epsilon_high: float = opt(
         0.2,
         "PPO clip range above 1; 0.2 is symmetric clipping (DAPO's clip-higher uses 0.28, Unsloth's dapo default)",
+    )
+    entropy_coef: float = opt(
+        0.0,
+        "entropy bonus: the loss minus this times the mean token entropy of the trained completions (TRL's and "
+        "Unsloth's entropy_coef; masked groups stay out of it). 0 = none",
     )
     mask_truncated_completions: bool = opt(
         False,
@@ -446,6 +454,10 @@ class TrainConfig:
             "0.2 is usual.",
         )
         _check(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0.")
+        _check(
+            self.entropy_coef >= 0,
+            f"train.entropy_coef={self.entropy_coef} must be >= 0 (a bonus for entropy; 0 = none).",
+        )
         _check(self.save_steps >= 1, f"train.save_steps={self.save_steps} must be >= 1.")
         _check(
             self.min_groups_per_update >= 0,

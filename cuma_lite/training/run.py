@@ -310,6 +310,7 @@ def grpo_arguments(
         weight_decay=cfg.train.weight_decay,
         epsilon=cfg.train.epsilon,
         epsilon_high=cfg.train.epsilon_high,
+        entropy_coef=cfg.train.entropy_coef,
         mask_truncated_completions=cfg.train.mask_truncated_completions,
         vllm_importance_sampling_correction=cfg.train.vllm_importance_sampling_correction,
         max_steps=cfg.train.max_steps,
