@@ -310,7 +310,10 @@ class DataConfig:
     synth_task: str = opt(
         "arithmetic", "synthetic family when data.path is null (`cuma-lite data synth --list`)"
     )
-    synth_levels: str = opt("1-5", "synthetic difficulty levels, e.g. 1-5 or 1,3,5")
+    synth_levels: str = opt(
+        "1-5",
+        "synthetic difficulty levels, e.g. 1-5 or 1,3,5 (the held-out evaluation draws the same levels)",
+    )
     synth_per_level: int = opt(200, "synthetic training problems per level")
     synth_split: Literal["rl", "val", "test", "sft"] | None = opt(
         None, "draw the synthetic RL prompts from one disjoint split (rl: the ladder bases never saw them)"
