@@ -53,6 +53,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "soft-mask": (*TTRL, "reward.ramp_from=0.375", "reward.ramp_to=0.75"),
     # only penalise answers seen at most once in 8 (label-free negatives), uncentred
     "rare-negatives": (*TTRL, "reward.positive=0", "reward.negative=1", "reward.rare_share=0.125", "reward.center=false"),
+    # stabilisers on the chosen setting: KL to the start, an entropy bonus (docs/experiments.md)
+    "cuma+kl": ("train.beta=0.2",),
+    "cuma+entropy": ("train.entropy_coef=0.02",),
 }
 # fmt: on
 """Overrides of the ``repro-cpu`` preset (which is CuMa as chosen) per method."""
