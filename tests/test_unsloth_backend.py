@@ -388,7 +388,8 @@ def test_gpu_memory_utilization_takes_effect(fake_unsloth, monkeypatch):
 
 def test_one_recipe_on_both_backends(tmp_path):
     """The GRPO arguments of a config differ between the backends only in the rollout engine: every training
-    choice Unsloth's config would change (optimiser, weight decay, clipping, truncation) is passed explicitly."""
+    choice Unsloth's config would change (optimiser, weight decay, clipping, truncation) is passed explicitly, and
+    so is the entropy bonus."""
     from cuma_lite.training.run import grpo_arguments
 
     extra = ("lora.r=16", "train.optim=adamw_8bit", "train.weight_decay=0.01", "train.epsilon_high=0.28",

@@ -55,6 +55,15 @@ def test_a_masked_group_is_a_removed_group_under_unsloths_loss(cases):
         assert masked["dloss"] < 1e-6 and masked["dgrad"] < 1e-7 * max(1.0, masked["grad"]), case
 
 
+def test_the_entropy_bonus_acts_under_unsloths_loss(cases):
+    """The entropy cases test something: Unsloth's loss applies ``entropy_coef`` (the gradient of the batch without
+    the masked group changes with it), so their exactness covers the bonus too."""
+    grad = {(c["loss_type"], c["beta"], c["entropy_coef"]): c["masked"]["grad"] for c in cases
+            if c["advantages"] == "nonzero"}  # fmt: skip
+    assert grad[("dapo", 0.1, 0.5)] != grad[("dapo", 0.1, 0.0)]
+    assert grad[("bnpo", 0.0, 0.5)] != grad[("bnpo", 0.0, 0.0)]
+
+
 def test_zeroing_completion_mask_alone_leaks_under_unsloths_loss(cases):
     """What cuma-lite did before: exact only for dapo, beta 0 and a zero advantage (Unsloth rebuilds the mask)."""
     leaks = {
