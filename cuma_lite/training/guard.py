@@ -27,8 +27,9 @@ on confident answers, right or wrong, or dissolves. The signals, label-free, eac
 Under a curriculum the rollout signals move as harder levels unlock (they warned falsely on all 7 such runs we
 have, none of which collapsed), so there the guard watches the churn and the drift alone (``rollouts=False``).
 What it cannot do (docs/experiments.md): tell a fast sound label-free run from a fast collapse (it stopped TTRL at
-lr 5e-5 on r4, which was learning, as it stops the same run on r3, which collapsed); see a slow slide (TTRL at 2e-5 on r1 lost 0.03 from its peak over 80 steps, its drift 1.10x). The
-margins are thin: two collapses fire at 1.25-1.26x, sound runs reach 1.25-1.28x by step 75-80.
+lr 5e-5 on r4, which was learning, as it stops the same run on r3, which collapsed); see a slow slide (TTRL at 2e-5
+on r1 lost 0.03 from its peak over 80 steps, its drift 1.10x). The margins are thin: two collapses fire at
+1.25-1.26x, sound runs reach 1.25-1.28x by step 75-80.
 
 A rollout signal counts when its mean over the last ``window`` steps crosses the line. ``train.collapse_guard=warn``
 logs it; ``stop`` ends training and restores the trainable weights of a snapshot taken a window before the last
@@ -170,6 +171,21 @@ def drift_alarm(nlls: Sequence[float], limits: GuardLimits = GuardLimits()) -> l
     ]
 
 
+def trainable_weights(model: Any) -> dict[str, Any]:
+    """A copy of the model's trainable parameters (a LoRA run: the adapter), by name."""
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def put_weights(model: Any, weights: dict[str, Any]) -> None:
+    """Copy ``weights`` (from :func:`trainable_weights`) into the model's parameters of the same names."""
+    import torch
+
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value)
+
+
 class CollapseGuard(TrainerCallback):
     """Watches each step's label-free signals; warns, or stops and restores the last sound weights.
 
@@ -253,16 +269,10 @@ class CollapseGuard(TrainerCallback):
                 self._restore(model, *self.snapshots[0])
 
     def _take_snapshot(self, model: Any, step: int) -> None:
-        weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-        self.snapshots = [*self.snapshots, (step, weights)][-2:]
+        self.snapshots = [*self.snapshots, (step, trainable_weights(model))][-2:]
 
     def _restore(self, model: Any, step: int, weights: dict[str, Any]) -> None:
-        import torch
-
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if name in weights:
-                    p.copy_(weights[name])
+        put_weights(model, weights)
         self.restored_step = step
         logger.warning("collapse guard: restored the weights of step %d", step)
 

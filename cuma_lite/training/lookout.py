@@ -17,7 +17,7 @@ from typing import Any
 from cuma_lite.extraction import extract_answer
 from cuma_lite.prompts import Prompt, prompt_token_ids
 from cuma_lite.rollout.contract import SamplingSpec
-from cuma_lite.training.guard import Look
+from cuma_lite.training.guard import Look, put_weights, trainable_weights
 
 
 class GreedyLook:
@@ -48,7 +48,7 @@ class GreedyLook:
         if not self.drift:
             return Look(answers)
         if self.start is None:
-            self.start = _trainable(model)
+            self.start = trainable_weights(model)
         completions = [list(g[0].token_ids) for g in groups]
         return Look(answers, self.start_nll(model, completions))
 
@@ -67,26 +67,14 @@ class GreedyLook:
         return total / len(completions) if completions else 0.0
 
 
-def _trainable(model: Any) -> dict[str, Any]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
 @contextmanager
 def _weights(model: Any, weights: dict[str, Any]) -> Any:
     """``model`` with ``weights`` in place of its own, in eval mode; its own (and its mode) back afterwards."""
-    import torch
-
-    own = _trainable(model)
-    training = model.training
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in weights.items():
-            params[name].copy_(value)
+    own, training = trainable_weights(model), model.training
+    put_weights(model, weights)
     model.eval()
     try:
         yield model
     finally:
-        with torch.no_grad():
-            for name, value in own.items():
-                params[name].copy_(value)
+        put_weights(model, own)
         model.train(training)
