@@ -2,9 +2,10 @@
 
 CuMa's finding: a weak model improves only on problems where its majority vote means something, so training starts
 on the easiest levels and brings harder ones in as it goes. :class:`CurriculumScheduler` holds the schedule
-(``curriculum.mode``: off, stages, pacing or adaptive; each setting's help is in
-:class:`~cuma_lite.config.CurriculumConfig`). The trainer calls ``draw(step, n)`` for each generation batch and, for
-the adaptive mode, ``observe(levels, masked)`` with each group's vote. Everything random comes from one seeded
+(``curriculum.mode``: off, stages, pacing, adaptive or band; each setting's help is in
+:class:`~cuma_lite.config.CurriculumConfig`). The trainer calls ``draw(step, n)`` for each generation batch and
+``observe(levels, masked, agreement)`` with each group's vote (the adaptive mode reads the mask rates, the band mode
+the agreement: the label's share of the group's samples, label-free). Everything random comes from one seeded
 ``random.Random`` and ``state_dict()`` holds all of it, so a resumed run continues identically.
 """
 
@@ -89,6 +90,9 @@ class CurriculumScheduler:
         self._unlocked = 1  # adaptive: how many levels are unlocked
         self._unlocked_at = 0  # adaptive: the step at which the newest level was unlocked
         self._windows: dict[int, deque[bool]] = {lvl: deque(maxlen=self.config.window) for lvl in self.levels}
+        self._agreement: dict[int, deque[float]] = {
+            lvl: deque(maxlen=self.config.window) for lvl in self.levels
+        }
         self._reuse_logged: set[str] = set()
         self._last_active: list[int] | None = None
 
@@ -109,6 +113,8 @@ class CurriculumScheduler:
             return self.levels[:unlocked]
         if mode == "pacing":
             return sorted({self.item_levels[i] for i in self._pacing_pool(step)})
+        if mode == "band":  # every level keeps a weight >= band_floor: all of them can be drawn
+            return list(self.levels)
         return self.levels[: self._adaptive_unlocked(step)]
 
     def active_items(self, step: int) -> list[int]:
@@ -121,6 +127,23 @@ class CurriculumScheduler:
         """A short name for logging, e.g. ``stages:1-3`` (mode, easiest and newest active level)."""
         active = self.active_levels(step)
         return f"{self.config.mode}:{active[0]}-{active[-1]}"
+
+    def band_weights(self) -> dict[int, float]:
+        """``band``: each level's draw weight, ``max(band_floor, (in + 1) / (n + 2))`` over its last ``window``
+        groups, ``in`` of ``n`` with agreement in ``[band_low, band_high]``. The +1/+2 (Laplace's rule) makes an
+        unseen level weigh 1/2, so a level is not dropped on its first one or two groups.
+
+        >>> from cuma_lite.config import CurriculumConfig
+        >>> sched = CurriculumScheduler([1, 1, 2, 2], CurriculumConfig(mode="band"), total_steps=4, seed=0)
+        >>> sched.observe([1, 1, 2], [False] * 3, agreement=[0.5, 0.625, 1.0])
+        >>> sched.band_weights()
+        {1: 0.75, 2: 0.3333333333333333}
+        """
+        cfg, weights = self.config, {}
+        for lvl, window in self._agreement.items():
+            inside = sum(cfg.band_low <= a <= cfg.band_high for a in window)
+            weights[lvl] = max(cfg.band_floor, (inside + 1) / (len(window) + 2))
+        return weights
 
     def mask_rate(self, level: int) -> float | None:
         """The share of masked groups among the last ``window`` observations of ``level`` (None if none yet)."""
@@ -142,19 +165,35 @@ class CurriculumScheduler:
             return self._take(range(len(self.item_levels)), n, "all items")
         if mode == "pacing":
             return self._take(self._pacing_pool(step), n, "pacing pool")
+        if mode == "band":
+            return self._draw_band(n)
         return self._draw_with_replay(self.active_levels(step), n)
 
-    def observe(self, levels: int | Sequence[int], masked: bool | Sequence[bool]) -> None:
-        """Record whether the group of a prompt at ``levels`` was masked (no clear majority); one or many."""
+    def observe(
+        self,
+        levels: int | Sequence[int],
+        masked: bool | Sequence[bool],
+        agreement: float | Sequence[float] | None = None,
+    ) -> None:
+        """Record the groups of prompts at ``levels``: whether each was masked (no clear majority) and, when given,
+        its ``agreement`` (the label's share of its samples, in [0, 1]); one group or many."""
         if isinstance(levels, int):
-            if isinstance(masked, Sequence):
+            if isinstance(masked, Sequence) or isinstance(agreement, Sequence):
                 raise ValueError("observe(level, masked): one level takes one bool; pass a list of levels.")
             levels, masked = [levels], [bool(masked)]
+            agreement = None if agreement is None else [agreement]
         levels, masked = list(levels), list(masked)  # also accepts arrays and other iterables
         if len(levels) != len(masked):
             raise ValueError(
                 f"observe() got {len(levels)} levels and {len(masked)} masked flags; pass one flag per level."
             )
+        shares = None if agreement is None else [float(a) for a in agreement]
+        if shares is not None and len(shares) != len(levels):
+            raise ValueError(
+                f"observe() got {len(levels)} levels and {len(shares)} agreement shares; pass one per level."
+            )
+        if shares is not None and not all(0.0 <= a <= 1.0 for a in shares):
+            raise ValueError(f"observe(): agreement shares must lie in [0, 1]; got {shares}.")
         unknown = sorted({lvl for lvl in levels if lvl not in self._windows})
         if unknown:
             raise ValueError(
@@ -163,6 +202,8 @@ class CurriculumScheduler:
             )
         for level, flag in zip(levels, masked, strict=True):
             self._windows[level].append(bool(flag))
+        for level, share in zip(levels, shares or [], strict=False):
+            self._agreement[level].append(share)
 
     # ---- checkpointing ----------------------------------------------------------------------------------------
 
@@ -179,6 +220,7 @@ class CurriculumScheduler:
             "unlocked": self._unlocked,
             "unlocked_at": self._unlocked_at,
             "windows": [[lvl, list(window)] for lvl, window in self._windows.items()],
+            "agreement": [[lvl, list(window)] for lvl, window in self._agreement.items()],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -202,6 +244,8 @@ class CurriculumScheduler:
         self._unlocked_at = int(state["unlocked_at"])
         for lvl, window in state["windows"]:
             self._windows[lvl] = deque((bool(f) for f in window), maxlen=self.config.window)
+        for lvl, window in state.get("agreement", []):  # absent in states saved before the band mode
+            self._agreement[lvl] = deque((float(a) for a in window), maxlen=self.config.window)
 
     # ---- internals --------------------------------------------------------------------------------------------
 
@@ -247,6 +291,18 @@ class CurriculumScheduler:
             replay_pool = [i for lvl in easier for i in self._by_level[lvl]]
             batch += self._take(replay_pool, n_replay, f"replay levels {easier[0]}-{easier[-1]}")
         self._rng.shuffle(batch)  # replay items are not always at the end of the batch
+        return batch
+
+    def _draw_band(self, n: int) -> list[int]:
+        """``band``: each of the ``n`` prompts picks its level with probability proportional to
+        :meth:`band_weights`, then the levels' items are taken as usual (each once per pass)."""
+        weights = self.band_weights()
+        picks = self._rng.choices(self.levels, weights=[weights[lvl] for lvl in self.levels], k=n)
+        batch = []
+        for lvl in self.levels:
+            if k := picks.count(lvl):
+                batch += self._take(self._by_level[lvl], k, f"level {lvl}")
+        self._rng.shuffle(batch)
         return batch
 
     def _replay_count(self, n: int) -> int:

@@ -56,6 +56,8 @@ METHODS: dict[str, tuple[str, ...]] = {
     # stabilisers on the chosen setting: KL to the start, an entropy bonus (docs/experiments.md)
     "cuma+kl": ("train.beta=0.2",),
     "cuma+entropy": ("train.entropy_coef=0.02",),
+    # a curriculum that can move: levels drawn by how often their groups' agreement lies in 0.3-0.8
+    "cuma+band": ("curriculum.mode=band",),
 }
 # fmt: on
 """Overrides of the ``repro-cpu`` preset (which is CuMa as chosen) per method."""

@@ -46,6 +46,21 @@ class GroupVote:
         return self.greedy_label if self.labelled_by_greedy else self.vote.label
 
     @property
+    def agreement(self) -> float:
+        """The label's share of the group's answers (the pool's extra ones included, unparseable ones counted):
+        label-free, how settled the prompt is (the band curriculum's signal). A masked vote: its largest class's.
+
+        >>> from cuma_lite.voting import majority_vote
+        >>> answers = ("3", "5", "5", None)
+        >>> GroupVote("p", 1, ("",) * 4, answers, majority_vote(answers, min_share=0), greedy_label="3",
+        ...           labelled_by_greedy=True).agreement
+        0.25
+        """
+        if not self.labelled_by_greedy:
+            return self.vote.share
+        return group_scores(self.answers, self.extra, Shaping(label="greedy"), greedy=self.greedy_label).share
+
+    @property
     def informative(self) -> bool:
         """Whether the group's completions get any advantage (unmasked, and not all scored alike when centred)."""
         if self.vote.masked:

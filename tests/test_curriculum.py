@@ -270,6 +270,84 @@ def test_observe_rejects_unknown_levels_and_length_mismatch():
     assert sched.mask_rate(1) is None  # nothing recorded from a rejected call
 
 
+# ---- band -----------------------------------------------------------------------------------------------------
+
+
+def band(**kw) -> CurriculumScheduler:
+    return make(
+        "band",
+        **({"window": 10, "min_observations": 1, "band_low": 0.3, "band_high": 0.8, "band_floor": 0.1} | kw),
+    )
+
+
+def test_band_weights_by_hand():
+    sched = band(band_floor=0.2)
+    assert sched.band_weights() == {1: 0.5, 2: 0.5, 3: 0.5}  # unseen: Laplace's 1/2
+    # level 1: 3 of 4 in band (0.3 and 0.8 are inside); level 2: 0 of 4; level 3: 2 of 2
+    sched.observe(
+        [1] * 4 + [2] * 4 + [3] * 2, [False] * 10, agreement=[0.3, 0.5, 0.8, 1.0, 0, 0.125, 1, 1, 0.5, 0.6]
+    )
+    assert sched.band_weights() == {1: 4 / 6, 2: 0.2, 3: 3 / 4}  # level 2: 1/6 lifted to the floor
+    assert sched.active_levels(0) == [1, 2, 3]
+
+
+def test_band_draws_levels_in_proportion_to_their_weights():
+    sched = band()
+    sched.observe([1] * 8 + [2] * 8, [False] * 16, agreement=[0.5] * 8 + [1.0] * 8)  # level 3 unseen
+    w = sched.band_weights()
+    assert w == {1: 0.9, 2: 0.1, 3: 0.5}
+    counts = Counter()
+    for step in range(300):
+        counts += levels_of(sched, sched.draw(step, 5))
+    for lvl in (1, 2, 3):  # 1,500 draws: 3 standard errors of a binomial share
+        p = w[lvl] / sum(w.values())
+        assert abs(counts[lvl] / 1500 - p) < 3 * (p * (1 - p) / 1500) ** 0.5
+
+
+def test_band_a_level_can_leave_and_come_back():
+    """A level whose groups become unanimous (above the band) fades to the floor; back in the band, it returns."""
+    sched = band(window=4)
+    sched.observe([1] * 4, [False] * 4, agreement=[0.5] * 4)
+    assert sched.band_weights()[1] == 5 / 6
+    sched.observe([1] * 4, [False] * 4, agreement=[1.0] * 4)  # the window forgets the in-band groups
+    assert sched.band_weights()[1] == 1 / 6
+    sched.observe([1] * 3, [False] * 3, agreement=[0.5] * 3)
+    assert sched.band_weights()[1] == 4 / 6
+
+
+def test_band_ignores_the_mask_and_other_modes_ignore_agreement():
+    a, b = band(), band()
+    a.observe([1, 2], [True, False], agreement=[0.5, 0.5])
+    b.observe([1, 2], [False, True], agreement=[0.5, 0.5])
+    assert a.band_weights() == b.band_weights()
+    c, d = adaptive(), adaptive()
+    c.observe([1] * 6, [False] * 6, agreement=[0.5] * 6)
+    d.observe([1] * 6, [False] * 6)
+    assert [c.draw(s, 4) for s in range(5)] == [d.draw(s, 4) for s in range(5)]
+
+
+def test_observe_rejects_bad_agreement_and_records_nothing():
+    sched = band()
+    with pytest.raises(ValueError, match="one per level"):
+        sched.observe([1, 2], [False, False], agreement=[0.5])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        sched.observe([1, 2], [False, False], agreement=[0.5, 1.5])
+    with pytest.raises(ValueError, match="pass a list"):
+        sched.observe(1, False, agreement=[0.5])
+    sched.observe(1, False, agreement=0.5)  # one group, one share
+    assert sched.band_weights() == {1: 2 / 3, 2: 0.5, 3: 0.5}
+
+
+def test_a_state_saved_before_the_band_mode_still_loads():
+    original = adaptive()
+    original.observe([1] * 3, [False] * 3)
+    state = original.state_dict()
+    del state["agreement"]
+    resumed = adaptive()
+    resumed.load_state_dict(state)
+    assert resumed.mask_rate(1) == 0.0
+
+
 # ---- never starves --------------------------------------------------------------------------------------------
 
 
@@ -300,16 +378,18 @@ def test_draw_rejects_bad_arguments(step, n):
 
 
 def run(sched: CurriculumScheduler, steps: range, n: int = 5) -> list[list[int]]:
-    """Draw each step and feed back a deterministic mask pattern (masked iff the index is odd)."""
+    """Draw each step and feed back a deterministic mask pattern (masked iff the index is odd) and agreement."""
     out = []
     for step in steps:
         batch = sched.draw(step, n)
-        sched.observe([sched.level_of(i) for i in batch], [i % 2 == 1 for i in batch])
+        sched.observe(
+            [sched.level_of(i) for i in batch], [i % 2 == 1 for i in batch], [i % 5 / 4 for i in batch]
+        )
         out.append(batch)
     return out
 
 
-@pytest.mark.parametrize("mode", ["off", "stages", "pacing", "adaptive"])
+@pytest.mark.parametrize("mode", ["off", "stages", "pacing", "adaptive", "band"])
 def test_same_seed_same_draws_different_seed_different(mode):
     kw = {"window": 4, "min_observations": 2, "mask_threshold": 0.6} if mode == "adaptive" else {}
     a = run(make(mode, difficulties=HUNDRED, total_steps=40, seed=1, **kw), range(40))
@@ -319,7 +399,7 @@ def test_same_seed_same_draws_different_seed_different(mode):
     assert a != c
 
 
-@pytest.mark.parametrize("mode", ["off", "stages", "pacing", "adaptive"])
+@pytest.mark.parametrize("mode", ["off", "stages", "pacing", "adaptive", "band"])
 def test_state_dict_round_trip_continues_identically(mode):
     kw = {"window": 4, "min_observations": 2, "mask_threshold": 0.6} if mode == "adaptive" else {}
     original = make(mode, difficulties=HUNDRED, total_steps=40, seed=3, **kw)
@@ -367,6 +447,9 @@ def test_load_state_dict_refuses_a_different_run():
         ({"window": 8, "min_observations": 9}, "curriculum.min_observations=9"),
         ({"max_dwell": 0}, "curriculum.max_dwell"),
         ({"num_levels": 0}, "curriculum.num_levels"),
+        ({"band_low": 0.8, "band_high": 0.8}, "band_low < band_high"),
+        ({"band_high": 1.2}, "curriculum.band_low"),
+        ({"band_floor": 0.0}, "curriculum.band_floor=0.0 must be in"),
     ],
 )
 def test_config_validation(kw, message):

@@ -288,14 +288,50 @@ def test_the_adaptive_curriculum_sees_each_generations_votes_one_generation_late
         events.append(f"draw {step}")
         return draw(self, step, n)
 
-    def logged_observe(self, levels, masked):
+    def logged_observe(self, levels, masked, agreement=None):
         events.append("observe")
-        return observe(self, levels, masked)
+        return observe(self, levels, masked, agreement)
 
     monkeypatch.setattr(CurriculumScheduler, "draw", logged_draw)
     monkeypatch.setattr(CurriculumScheduler, "observe", logged_observe)
     train(small_config(tiny_model_dir, tmp_path / "run", "curriculum.mode=adaptive", "train.max_steps=4"))
     assert events == ["draw 0", "draw 1", "observe", "draw 2", "observe", "draw 3", "observe", "observe"]
+
+
+def test_the_band_curriculum_observes_each_groups_agreement_with_its_label(tmp_path, monkeypatch):
+    """``curriculum.mode=band`` reads, per group, the share of its samples that agree with the label it was
+    rewarded against: with ``reward.label=greedy`` that is the greedy answer, not the plurality (counted here
+    by hand from the group's answers)."""
+    from cuma_lite.answers import answers_equivalent
+    from cuma_lite.curriculum import CurriculumScheduler
+    from cuma_lite.rewards import MajorityVoteReward
+
+    observed, groups = [], []
+    observe, take_votes = CurriculumScheduler.observe, MajorityVoteReward.take_votes
+
+    def logged_observe(self, levels, masked, agreement=None):
+        observed.extend(agreement)
+        return observe(self, levels, masked, agreement)
+
+    def logged_take_votes(self, ids):
+        votes = take_votes(self, ids)
+        groups.extend(votes.groups)
+        return votes
+
+    monkeypatch.setattr(CurriculumScheduler, "observe", logged_observe)
+    monkeypatch.setattr(MajorityVoteReward, "take_votes", logged_take_votes)
+    cfg = small_config(
+        Path("embedded:tiny-math-r1"), tmp_path / "run", "curriculum.mode=band", "reward.label=greedy",
+        "vote.min_share=0", "rollout.max_new_tokens=40", "train.max_steps=3", "data.synth_levels=3-5",
+    )  # fmt: skip
+    train(cfg)
+    by_hand = [
+        sum(a is not None and answers_equivalent(a, g.greedy_label) for a in g.answers) / 4 for g in groups
+    ]
+    assert len(observed) == 12 and observed == by_hand
+    assert any(0 < a < 1 for a in observed)  # groups in the band exist, so the test can tell
+    plurality_shares = [g.vote.share for g in groups]
+    assert plurality_shares != observed  # the plurality's share is another number here, so the test can tell
 
 
 @pytest.mark.parametrize("label", ["plurality", "greedy"])

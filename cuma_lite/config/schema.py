@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 EMBEDDED_MODEL = "embedded:tiny-math"
 LORA_RANKS_VLLM = (8, 16, 32, 64, 128, 256, 320, 512)
-CURRICULUM_MODES: tuple[str, ...] = ("off", "stages", "pacing", "adaptive")
+CURRICULUM_MODES: tuple[str, ...] = ("off", "stages", "pacing", "adaptive", "band")
 PACING_FUNCTIONS: tuple[str, ...] = ("linear", "sqrt")
 DIFFICULTY_SOURCES: tuple[str, ...] = ("given", "estimate", "none")
 REWARD_KINDS: tuple[str, ...] = ("majority", "self_certainty", "entropy", "gold")
@@ -228,10 +228,11 @@ class RewardConfig:
 class CurriculumConfig:
     """How prompts are scheduled by difficulty (:class:`cuma_lite.curriculum.CurriculumScheduler`)."""
 
-    mode: Literal["off", "stages", "pacing", "adaptive"] = opt(
+    mode: Literal["off", "stages", "pacing", "adaptive", "band"] = opt(
         "adaptive",
         "off (TTRL: shuffle everything), stages (level k unlocks at k/L of training), pacing "
-        "(competence-based), adaptive (unlock the next level when the newest level's mask rate is low)",
+        "(competence-based), adaptive (unlock the next level when the newest level's mask rate is low), band "
+        "(draw levels by how often their recent groups' agreement with the label lies in [band_low, band_high])",
     )
     replay: float = opt(
         0.25, "stages/adaptive: share of each draw taken from easier, already unlocked levels"
@@ -241,8 +242,19 @@ class CurriculumConfig:
     )
     start_competence: float = opt(0.1, "pacing: share of the (easiest) items in the pool at step 0")
     mask_threshold: float = opt(0.3, "adaptive: unlock the next level when its mask rate falls below this")
-    window: int = opt(64, "adaptive: the mask rate is over a level's last `window` observed groups")
+    window: int = opt(
+        64, "adaptive/band: the mask rate (band: the in-band share) is over a level's last `window` groups"
+    )
     min_observations: int = opt(32, "adaptive: no mask-rate unlock before a level has this many observations")
+    band_low: float = opt(
+        0.3, "band: a group is in the band when its label's share of the samples is at least this ..."
+    )
+    band_high: float = opt(0.8, "band: ... and at most this (R-Zero and SeRL keep about 0.3-0.8)")
+    band_floor: float = opt(
+        0.1,
+        "band: every level's draw weight is at least this, so a level out of the band is still seen and can "
+        "come back when its agreement moves",
+    )
     max_dwell: int | None = opt(
         None, "adaptive: unlock the next level after this many steps regardless (null = never)"
     )
@@ -285,6 +297,16 @@ class CurriculumConfig:
             1 <= self.min_observations <= self.window,
             f"curriculum.min_observations={self.min_observations} must be in [1, curriculum.window="
             f"{self.window}]; a window never holds more than `window` observations.",
+        )
+        _check(
+            0.0 <= self.band_low < self.band_high <= 1.0,
+            f"curriculum.band_low={self.band_low}, band_high={self.band_high}: need 0 <= band_low < band_high "
+            "<= 1 (shares of a group's samples that agree with its label; e.g. 0.3 and 0.8).",
+        )
+        _check(
+            0.0 < self.band_floor <= 1.0,
+            f"curriculum.band_floor={self.band_floor} must be in (0, 1]: the least draw weight of a level "
+            "(0 could starve a level for good, since only drawn levels are observed); e.g. 0.1.",
         )
         _check(
             self.max_dwell is None or self.max_dwell >= 1,

@@ -157,7 +157,8 @@ def cuma_trainer_class(base: type) -> type:
         def _observe(self, groups: list[GroupVote]) -> None:
             levels = [g.level for g in groups]
             if levels and all(lv is not None for lv in levels):
-                self.curriculum_sampler.scheduler.observe(levels, [g.vote.masked for g in groups])
+                masked, agreement = [g.vote.masked for g in groups], [g.agreement for g in groups]
+                self.curriculum_sampler.scheduler.observe(levels, masked, agreement)
 
         # 3. and 4. an all-masked step moves nothing; the bank waits for enough informative groups
         def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> torch.Tensor:
