@@ -330,6 +330,8 @@ def test_the_band_curriculum_observes_each_groups_agreement_with_its_label(tmp_p
     ]
     assert len(observed) == 12 and observed == by_hand
     assert any(0 < a < 1 for a in observed)  # groups in the band exist, so the test can tell
+    weights = [row["band_weights"] for row in metrics(tmp_path / "run")]
+    assert len(weights) == 3 and weights[0] != weights[-1]  # logged each step, and they move
     plurality_shares = [g.vote.share for g in groups]
     assert plurality_shares != observed  # the plurality's share is another number here, so the test can tell
 

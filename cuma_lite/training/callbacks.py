@@ -67,6 +67,8 @@ class MetricsCallback(TrainerCallback):
                 record[name] = value
         step = max(state.global_step - 1, 0)
         record["active_levels"] = self.scheduler.active_levels(min(step, self.scheduler.total_steps - 1))
+        if self.scheduler.config.mode == "band":  # the draw weights the next generation batch sees, per level
+            record["band_weights"] = {str(lvl): w for lvl, w in self.scheduler.band_weights().items()}
         now = time.perf_counter()
         tokens = logs.get("num_tokens")
         if tokens is not None and self._last_tokens is not None and self._last_time is not None:
