@@ -73,6 +73,31 @@ def test_the_cli_refuses_unknown_methods_and_bad_settings():
     assert bad.exit_code == 2 and "NAME:key=value" in bad.output
 
 
+def test_the_cli_says_when_a_methods_curriculum_is_outside_the_forecast(tmp_path):
+    """`cuma+band` differs from `cuma` only in which prompts it draws, which the forecast does not model: the
+    two get the same forecast, and the CLI says so for the one with a curriculum."""
+    from typer.testing import CliRunner
+
+    from cuma_lite.cli import app
+
+    rows = [{"greedy": "4", "samples": ["4", "4", "5", "4"] * 2, "gold": "4", "level": 1}] * 3
+    (tmp_path / "samples_T1.0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = CliRunner().invoke(
+        app,
+        ["probe", "--model", "no/such-model", "--data", "x", "--out", str(tmp_path), "--reuse",
+         "--methods", "cuma,cuma+band", "--temperatures", "1.0"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    flat = " ".join(done.output.split())
+    assert "cuma+band: the forecast sees the label, the reward and the group, not the curriculum" in flat
+    assert "cuma: the forecast" not in flat
+    by_name = {
+        s["setting"]["name"]: s
+        for s in json.loads((tmp_path / "probe.json").read_text())["temperatures"]["1.0"]["settings"]
+    }
+    assert by_name["cuma"]["alignment"] == by_name["cuma+band"]["alignment"]
+
+
 def test_reuse_forecasts_from_saved_answers_without_the_model(tmp_path):
     """--reuse: a model that cannot load proves nothing was sampled; the forecast equals one from the answers."""
     from cuma_lite.probe import run_probe

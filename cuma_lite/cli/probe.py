@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -56,7 +56,7 @@ def probe(
 ) -> None:
     """Sample the model and forecast each setting's gain (as a share of the gold reward's), before training."""
     from cuma_lite.config import load_config
-    from cuma_lite.probe import run_probe, setting_of
+    from cuma_lite.probe import run_probe
     from cuma_lite.repro import METHODS
 
     settings = []
@@ -69,12 +69,12 @@ def probe(
                 f"[yellow]{name}: a {cfg.reward.kind} reward cannot be forecast from answers; skipped[/]"
             )
             continue
-        settings.append(setting_of(name, cfg))
+        settings.append(_forecastable(name, cfg))
     for spec in setting or []:
         name, sep, overrides = spec.partition(":")
         if not sep or not name:
             raise ConfigError(f"--setting {spec!r}: write NAME:key=value,key=value.")
-        settings.append(setting_of(name, load_config(preset, [o for o in overrides.split(",") if o])))
+        settings.append(_forecastable(name, load_config(preset, [o for o in overrides.split(",") if o])))
     try:
         temps = [float(t) for t in temperatures.split(",") if t.strip()]
     except ValueError:
@@ -88,3 +88,15 @@ def probe(
     console.print((out / "probe.md").read_text())
     console.print(f"wrote [bold]{out}[/] (probe.json, probe.md, probe.png)")
     del result
+
+
+def _forecastable(name: str, cfg: Any) -> Any:
+    """The probe's view of a setting, with a note when part of it is out of the forecast's sight."""
+    from cuma_lite.probe import setting_of
+
+    if cfg.curriculum.mode != "off":
+        console.print(
+            f"[yellow]{name}: the forecast sees the label, the reward and the group, not the curriculum "
+            f"(curriculum.mode={cfg.curriculum.mode}); it is that of the same setting drawing prompts uniformly[/]"
+        )
+    return setting_of(name, cfg)
