@@ -173,7 +173,8 @@ def _run_all(cells: list[Cell], out: Path, split: str, extra: list[str], jobs: i
                 bar.advance(task)
 
 
-def _correct(path: Path) -> dict[str, bool]:
+def correct_by_problem(path: Path) -> dict[str, bool]:
+    """Problem id -> whether the run got it right, from an ``eval_*_predictions.jsonl``."""
     return {str(r["id"]): bool(r["correct"]) for r in map(json.loads, path.read_text().splitlines())}
 
 
@@ -195,8 +196,8 @@ def collect(out: Path, cells: list[Cell]) -> dict[str, Any]:
                 "steps": summary["steps"], "rollout_tokens_per_step": _rollout_tokens(run_dir),
             }
         )  # fmt: skip
-        per_problem[cell] = (_correct(run_dir / "eval_before_predictions.jsonl"),
-                             _correct(run_dir / "eval_after_predictions.jsonl"))  # fmt: skip
+        per_problem[cell] = (correct_by_problem(run_dir / "eval_before_predictions.jsonl"),
+                             correct_by_problem(run_dir / "eval_after_predictions.jsonl"))  # fmt: skip
     strength: dict[str, float] = {}
     table: dict[str, dict[str, Any]] = {}
     for base in dict.fromkeys(c.base for c in cells):
