@@ -212,14 +212,27 @@ def gold_alignment(
     seed: int = 0,
     boot: int = 300,
     by: str = "answer",
+    weights: Sequence[float] | None = None,
 ) -> Alignment:
     """Simulate ``resamples`` groups a prompt from its samples and project the setting's advantages on gold's,
-    per completion (``by="completion"``) or per answer (``by="answer"``)."""
+    per completion (``by="completion"``) or per answer (``by="answer"``).
+
+    ``weights`` (one a prompt, mean 1 for a distribution over prompts): how much more often than uniformly the
+    setting trains each prompt, e.g. a curriculum's draw probabilities times the number of prompts; gold's update,
+    the yardstick, stays uniform (it stands for held-out accuracy)."""
     rng = random.Random(seed)
-    graded = [p for p in prompts if p.gold is not None and len(p.samples) >= setting.group + setting.pool]
-    per_prompt = []  # (sum A*Ag, sum Ag^2, sum A^2, active groups)
+    if weights is not None and len(weights) != len(prompts):
+        raise ValueError(
+            f"gold_alignment: {len(weights)} weights for {len(prompts)} prompts; give one a prompt."
+        )
+    usable = [
+        (p, 1.0 if weights is None else float(w))
+        for p, w in zip(prompts, weights or [None] * len(prompts), strict=True)
+        if p.gold is not None and len(p.samples) >= setting.group + setting.pool
+    ]
+    per_prompt = []  # (sum A*Ag, sum Ag^2, sum A^2, active groups), the setting's A scaled by its prompt's weight
     gold = Setting("gold", group=setting.group, gold=True)
-    for p in graded:
+    for p, w in usable:
         right = p.right()
         cross = gg = mm = active = 0.0
         for _ in range(resamples):
@@ -231,9 +244,9 @@ def gold_alignment(
             if by == "answer":
                 answers = [p.samples[i] for i in trained]
                 a, g = _by_answer(a, answers), _by_answer(g, answers)
-            cross += sum(x * y for x, y in zip(a, g, strict=True))
+            cross += w * sum(x * y for x, y in zip(a, g, strict=True))
             gg += sum(y * y for y in g)
-            mm += sum(x * x for x in a)
+            mm += w * w * sum(x * x for x in a)
             active += any(a)
         per_prompt.append((cross, gg, mm, active / resamples))
 

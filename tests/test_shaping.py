@@ -112,6 +112,22 @@ def test_gold_alignment_of_gold_is_one_and_of_a_wrong_vote_is_negative():
     assert ttrl.alignment < 0 and ttrl.verdict() == "will not help"
 
 
+def test_gold_alignment_weights_scale_each_prompts_push_and_not_golds():
+    """By hand, groups of 8 out of 8 samples (every resample is the same group): the plurality label is right on the
+    first prompt (advantages along gold's, cross = gold's own = 7/8 per answer pair) and wrong on the second (cross
+    = -7/8). Uniform, they cancel; weights 1.5 / 0.5 leave (1.5 - 0.5) * 7/8 over gold's 2 * 7/8."""
+    right = prompt(["5"] * 7 + ["6"], "5", "5")
+    wrong = prompt(["6"] * 7 + ["5"], "5", "6")
+    ttrl = Setting("ttrl", group=8)
+    assert gold_alignment([right, wrong], ttrl, resamples=1).alignment == pytest.approx(0.0)
+    weighted = gold_alignment([right, wrong], ttrl, resamples=1, weights=[1.5, 0.5])
+    assert weighted.alignment == pytest.approx(0.5)
+    same = gold_alignment([right, wrong], ttrl, resamples=1, weights=[1.0, 1.0])
+    assert same == gold_alignment([right, wrong], ttrl, resamples=1)
+    with pytest.raises(ValueError, match="one a prompt"):
+        gold_alignment([right, wrong], ttrl, weights=[1.0])
+
+
 def test_mode_shift_budget_counts_label_minus_greedy_on_the_kept_prompts():
     prompts = [
         prompt(["5"] * 5 + ["6"] * 3, "5", "6"),  # label right, greedy wrong: +1
