@@ -227,7 +227,7 @@ def gold_alignment(
         )
     usable = [
         (p, 1.0 if weights is None else float(w))
-        for p, w in zip(prompts, weights or [None] * len(prompts), strict=True)
+        for p, w in zip(prompts, weights if weights is not None else [None] * len(prompts), strict=True)
         if p.gold is not None and len(p.samples) >= setting.group + setting.pool
     ]
     per_prompt = []  # (sum A*Ag, sum Ag^2, sum A^2, active groups), the setting's A scaled by its prompt's weight
