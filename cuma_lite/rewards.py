@@ -39,6 +39,8 @@ class GroupVote:
     greedy_label: str | None = None
     """With ``reward.label=greedy``: the policy's greedy answer, the label the scores used (None: it gave none)."""
     labelled_by_greedy: bool = False
+    label_share: float | None = None
+    """The label's share of the pool as the scores measured it (None: the vote's own share)."""
 
     @property
     def label(self) -> str | None:
@@ -48,17 +50,8 @@ class GroupVote:
     @property
     def agreement(self) -> float:
         """The label's share of the group's answers (the pool's extra ones included, unparseable ones counted):
-        label-free, how settled the prompt is (the band curriculum's signal). A masked vote: its largest class's.
-
-        >>> from cuma_lite.voting import majority_vote
-        >>> answers = ("3", "5", "5", None)
-        >>> GroupVote("p", 1, ("",) * 4, answers, majority_vote(answers, min_share=0), greedy_label="3",
-        ...           labelled_by_greedy=True).agreement
-        0.25
-        """
-        if not self.labelled_by_greedy:
-            return self.vote.share
-        return group_scores(self.answers, self.extra, Shaping(label="greedy"), greedy=self.greedy_label).share
+        label-free, how settled the prompt is (the band curriculum's signal). A masked vote: its largest class's."""
+        return self.vote.share if self.label_share is None else self.label_share
 
     @property
     def informative(self) -> bool:
@@ -164,15 +157,15 @@ class MajorityVoteReward:
         for k, start in enumerate(range(0, len(answers), g)):
             group, (more, greedy) = answers[start : start + g], pools.get(k, ([], None))
             vote = majority_vote([*group, *more], min_share=self.min_share)
-            if vote.masked or self.shaping.is_ttrl:
-                scores = vote.rewards[:g]
-            else:
-                scores = group_scores(group, more, self.shaping, greedy=greedy).scores
+            scores, share = vote.rewards[:g], vote.share
+            if not (vote.masked or self.shaping.is_ttrl):
+                scored = group_scores(group, more, self.shaping, greedy=greedy)
+                scores, share = scored.scores, scored.share
             by_greedy = self.shaping.label == "greedy" and not vote.masked
             span = slice(start, start + g)
             groups.append(
                 GroupVote(str(ids[start]), levels[start], tuple(texts[span]), tuple(group), vote, tuple(scores),
-                          self.shaping.center, tuple(more), greedy if by_greedy else None, by_greedy)
+                          self.shaping.center, tuple(more), greedy if by_greedy else None, by_greedy, share)
             )  # fmt: skip
             rewards.extend(scores)
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
