@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cuma_lite.answers import grade
-from cuma_lite.shaping import Shaping, group_scores
+from cuma_lite.shaping import Shaping, group_advantages, group_scores
 from cuma_lite.voting import majority_vote
 
 SHARE_BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0001)
@@ -184,8 +184,7 @@ def setting_advantages(
         return _centred(scores)
     if majority_vote([*trained, *extra], min_share=setting.min_share).masked:
         return [0.0] * len(trained)
-    scores = group_scores(trained, extra, setting.shaping, greedy=greedy).scores
-    return _centred(scores) if setting.shaping.center else scores
+    return group_advantages(group_scores(trained, extra, setting.shaping, greedy=greedy), setting.shaping)
 
 
 def _centred(scores: list[float]) -> list[float]:

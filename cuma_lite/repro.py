@@ -58,6 +58,11 @@ METHODS: dict[str, tuple[str, ...]] = {
     "cuma+entropy": ("train.entropy_coef=0.02",),
     # a curriculum that can move: levels drawn by how often their groups' agreement lies in 0.3-0.8
     "cuma+band": ("curriculum.mode=band",),
+    # the learning rate decaying to 0 over the run, from twice the preset's (the same sum of step sizes) or thrice
+    "cuma+decay": ("train.lr_scheduler=linear", "train.learning_rate=4e-5"),
+    "cuma+decay6": ("train.lr_scheduler=linear", "train.learning_rate=6e-5"),
+    # consensus consolidation: +0.2 advantage on completions agreeing with a label held by 7 of 8 or more
+    "cuma+consolidate": ("reward.consolidate=0.2",),
 }
 # fmt: on
 """Overrides of the ``repro-cpu`` preset (which is CuMa as chosen) per method."""

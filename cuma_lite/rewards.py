@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuma_lite.answers import extract_answer, grade
-from cuma_lite.shaping import Shaping, group_scores
+from cuma_lite.shaping import Shaping, group_advantages, group_scores
 from cuma_lite.voting import Vote, majority_vote
 
 Gather = Callable[[list[Any]], list[Any]]
@@ -91,7 +91,8 @@ class VoteBatch:
     local_masked: list[bool]
     """Per local completion: whether its group is masked (removed from the loss)."""
     local_advantages: list[float] | None = None
-    """Per local completion: its advantage, when the rewards are not centred (``reward.center=false``)."""
+    """Per local completion: its advantage, when it is not TRL's centred reward (``reward.center=false`` or
+    ``reward.consolidate``; :func:`~cuma_lite.shaping.group_advantages`)."""
 
 
 class MajorityVoteReward:
@@ -153,14 +154,18 @@ class MajorityVoteReward:
             )
         pools = self._pool_answers(prompts, n_local, len(answers)) if self.pool else {}
         rewards: list[float | None] = []
+        # our own advantages, used when TRL's centring is not what the shaping asks (no centring, consolidation)
+        advantages: list[float] = []
         groups = []
         for k, start in enumerate(range(0, len(answers), g)):
             group, (more, greedy) = answers[start : start + g], pools.get(k, ([], None))
             vote = majority_vote([*group, *more], min_share=self.min_share)
             scores, share = vote.rewards[:g], vote.share
+            advantages.extend([0.0] * g)  # a masked group, or TTRL's: TRL's own centring
             if not (vote.masked or self.shaping.is_ttrl):
                 scored = group_scores(group, more, self.shaping, greedy=greedy)
                 scores, share = scored.scores, scored.share
+                advantages[-g:] = group_advantages(scored, self.shaping)
             by_greedy = self.shaping.label == "greedy" and not vote.masked
             span = slice(start, start + g)
             groups.append(
@@ -170,8 +175,10 @@ class MajorityVoteReward:
             rewards.extend(scores)
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
         local_ids = [str(i) for i in ids[mine]]
-        advantages = None if self.shaping.center else [r or 0.0 for r in rewards[mine]]
-        self._votes = VoteBatch(groups, local_ids, [r is None for r in rewards[mine]], advantages)
+        own = self.shaping.consolidate or not self.shaping.center
+        self._votes = VoteBatch(
+            groups, local_ids, [r is None for r in rewards[mine]], advantages[mine] if own else None
+        )
         return rewards[mine]
 
     def _pool_answers(

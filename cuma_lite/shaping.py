@@ -11,6 +11,9 @@ adds three label-free levers (:class:`Shaping`):
    far more reliably than the plurality is right.
 3. **No centring** (``center=False``): the scores are the advantages themselves, so a penalty stays a penalty
    (negative-sample reinforcement) instead of turning into a push towards the other answers of the group.
+4. **Consensus consolidation** (``consolidate``): in a group whose label holds at least ``consolidate_share`` of
+   the pool, the completions that agree with it get an extra, uncentred advantage: a small supervised term on
+   high-consensus traces (DiSCTT), which also reaches unanimous groups, where GRPO's centred advantage is 0.
 
 The pool is the group's own completions plus any extra, untrained samples of the same prompt (``vote.pool_size``):
 more samples make shares, and so rarity, less noisy. ``label="greedy"`` takes the model's own greedy answer as the
@@ -43,6 +46,10 @@ class Shaping:
     """Centre the scores within each group (GRPO, TTRL); False: the scores are the advantages."""
     label: Literal["plurality", "greedy"] = "plurality"
     """The pseudo-label: the pool's plurality answer (TTRL), or the policy's greedy answer."""
+    consolidate: float = 0.0
+    """Uncentred advantage added to completions agreeing with a high-consensus label (0: none)."""
+    consolidate_share: float = 0.875
+    """The label share from which a group's agreeing completions are consolidated (0.875: 7 of 8)."""
 
     @property
     def is_ttrl(self) -> bool:
@@ -65,6 +72,8 @@ class GroupScores:
     """The pseudo-label (the pool's plurality answer, first-occurring on a tie), None when nothing parses."""
     share: float
     """The label's share of the pool (unparsed answers count in the pool's size)."""
+    agrees: tuple[bool, ...] = ()
+    """Per trained completion: does its answer agree with the label?"""
 
 
 def group_scores(
@@ -95,11 +104,32 @@ def group_scores(
         )
         label, share = (greedy or None), (sizes[winner] / n if winner is not None else 0.0)
     weight = shaping.positive * shaping.ramp(share)
-    scores = []
+    scores, agrees = [], []
     for i in range(len(trained)):
         k = class_of.get(i)
-        score = weight if k is not None and k == winner else 0.0
+        agrees.append(k is not None and k == winner)
+        score = weight if agrees[-1] else 0.0
         if shaping.negative and (k is None or sizes[k] / n <= shaping.rare_share):
             score -= shaping.negative
         scores.append(score)
-    return GroupScores(scores, label, share)
+    return GroupScores(scores, label, share, tuple(agrees))
+
+
+def group_advantages(scored: GroupScores, shaping: Shaping) -> list[float]:
+    """The advantages of one (unmasked) group's trained completions, as GRPO with ``scale_rewards=none`` would
+    make them from the scores, plus consensus consolidation.
+
+    >>> consolidating = Shaping(consolidate=0.25, consolidate_share=0.75)
+    >>> group_advantages(group_scores(["3", "3", "5", "3"], [], consolidating), consolidating)
+    [0.5, 0.5, -0.75, 0.5]
+    >>> group_advantages(group_scores(["3", "3", "3", "3"], [], consolidating), consolidating)  # unanimous
+    [0.25, 0.25, 0.25, 0.25]
+    >>> group_advantages(group_scores(["3", "3", "5", "5"], [], consolidating), consolidating)  # share 0.5
+    [0.5, 0.5, -0.5, -0.5]
+    """
+    scores = scored.scores
+    mean = sum(scores) / len(scores) if scores else 0.0
+    advantages = [s - mean for s in scores] if shaping.center else list(scores)
+    if shaping.consolidate and scored.share >= shaping.consolidate_share:
+        advantages = [a + shaping.consolidate * ok for a, ok in zip(advantages, scored.agrees, strict=True)]
+    return advantages

@@ -78,6 +78,10 @@ def test_canonical_keys_override():
         ("rollout.num_generations=1", "at least 2"),
         ("train.learning_rate=0", "must be in (0, 1)"),
         ("curriculum.mode=random", "curriculum.mode"),
+        ("train.lr_scheduler=step", "choose one of: constant, linear, cosine"),
+        ("train.warmup_ratio=1.5", "must be in [0, 1)"),
+        ("reward.consolidate=-0.1", "reward.consolidate=-0.1 must be >= 0"),
+        ("reward.consolidate_share=0", "a share in (0, 1]"),
         ("max_steps=3", "section.name"),
         ("train.max_steps", "key=value"),
     ],
@@ -115,6 +119,14 @@ def test_parse_levels():
     assert parse_levels("2") == [2]
     with pytest.raises(ConfigError, match="e.g. 1-5"):
         parse_levels("one-five")
+
+
+def test_consolidation_makes_its_own_advantages_so_it_needs_unscaled_rewards():
+    load_config("tiny-cpu", ["reward.consolidate=0.2"])  # tiny-cpu: scale_rewards=none
+    with pytest.raises(ConfigError, match="reward.consolidate make the advantages themselves"):
+        load_config("tiny-cpu", ["reward.consolidate=0.2", "train.scale_rewards=group"])
+    with pytest.raises(ConfigError, match="consolidate shape the vote's reward only"):
+        load_config("tiny-cpu", ["reward.consolidate=0.2", "reward.kind=gold"])
 
 
 def test_batch_mask_normaliser_needs_the_dapo_loss():

@@ -70,6 +70,24 @@ def test_the_greedy_label_rewards_agreement_with_it_and_is_what_the_logs_see():
     assert not nobody.take_votes(["p"] * 4).groups[0].informative
 
 
+def test_consolidation_adds_an_uncentred_advantage_to_high_consensus_groups_only():
+    """Three groups under the greedy label 3, consolidate 0.25 from a share of 3/4: the 3-of-4 group gets its centred
+    advantages plus 0.25 on the agreeing completions; the unanimous group, whose centred advantages are all 0, gets
+    only the bonus; the 2-of-4 group is GRPO's. The rewards TRL sees (and logs) stay the plain scores."""
+    shaping = Shaping(label="greedy", consolidate=0.25, consolidate_share=0.75)
+    reward = MajorityVoteReward(4, min_share=0.0, shaping=shaping, pool=lambda ps: [([], "3")] * len(ps))
+    groups = [["3", "3", "5", "3"], ["3", "3", "3", "3"], ["3", "5", "3", "5"]]
+    completions = [f"\\boxed{{{a}}}" for group in groups for a in group]
+    ids = [f"p{k}" for k in range(3) for _ in range(4)]
+    rewards = reward(completions, id=ids, prompts=["Q"] * 12)
+    assert rewards == [1.0, 1.0, 0.0, 1.0] + [1.0] * 4 + [1.0, 0.0, 1.0, 0.0]
+    assert reward.take_votes(ids).local_advantages == [
+        *[0.5, 0.5, -0.75, 0.5],  # centred (0.25, 0.25, -0.75, 0.25) + 0.25 where the answer is the label
+        *[0.25] * 4,  # unanimous: GRPO gives 0, consolidation 0.25
+        *[0.5, -0.5, 0.5, -0.5],  # share 1/2 < 3/4: GRPO's own
+    ]
+
+
 def test_without_shaping_or_pool_the_reward_is_the_old_one():
     reward = MajorityVoteReward(4, min_share=0.5)
     assert reward(["\\boxed{3}", "\\boxed{3}", "\\boxed{1}", "\\boxed{3}"], id=["p"] * 4) == [

@@ -391,6 +391,7 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
             "--set", "curriculum.window=4", "--set", "curriculum.min_observations=4",
             "--set", "curriculum.mask_threshold=0.9", "--set", "data.synth_levels=1-3",
             "--set", "curriculum.mode=adaptive",  # tiny-cpu's label (greedy) with a curriculum whose state must resume
+            "--set", "train.lr_scheduler=linear",  # and a learning rate whose schedule must resume where it was
         ]  # fmt: skip
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -437,6 +438,9 @@ def test_resume_after_a_real_kill_continues_exactly(tiny_model_dir, tmp_path, si
             uninterrupted / "checkpoint-12" / name
         ).read_bytes()
     assert max(m["level_max"] for m in metrics(out)) > 1  # the curriculum did move, so its state was tested
+    # ...and the learning rate did decay, so the schedule's state was tested
+    rates = [m["learning_rate"] for m in metrics(out)]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0] / 5
 
 
 def test_resume_refuses_a_changed_config(tiny_model_dir, tmp_path):
@@ -448,6 +452,26 @@ def test_resume_refuses_a_changed_config(tiny_model_dir, tmp_path):
     changed = small_config(tiny_model_dir, tmp_path / "run", "vote.min_share=0.2")
     with pytest.raises(UserError, match="vote.min_share"):
         rundir.prepare_output_dir(tmp_path / "run", changed, resume=True, overwrite=False)
+
+
+def test_resume_accepts_a_run_older_than_a_key_at_its_default(tiny_model_dir, tmp_path):
+    """A run written before a config key existed (its config.yaml lacks it) ran with that key's default: it resumes
+    if the key is still at the default, and is refused if the key was set to something else."""
+    import yaml
+
+    from cuma_lite.errors import UserError
+    from cuma_lite.training import rundir
+
+    out = tmp_path / "run"
+    rundir.prepare_output_dir(out, small_config(tiny_model_dir, out), resume=False, overwrite=False)
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    del saved["train"]["lr_scheduler"]  # as an older version wrote it
+    (out / "config.yaml").write_text(yaml.safe_dump(saved))
+    rundir.prepare_output_dir(out, small_config(tiny_model_dir, out), resume=True, overwrite=False)
+    with pytest.raises(UserError, match="train.lr_scheduler"):
+        rundir.prepare_output_dir(
+            out, small_config(tiny_model_dir, out, "train.lr_scheduler=linear"), resume=True, overwrite=False
+        )
 
 
 @pytest.mark.parametrize("label", ["plurality", "greedy"])
@@ -751,6 +775,22 @@ def test_uncentred_shaped_rewards_are_the_advantages_the_loss_sees(tiny_model_di
     assert len(pools) == 1 and sorted(pools[0]) == [0, 1, 2, 3]
     assert all(len(extra) == 2 for extra, _ in pools[0].values())  # vote.pool_size=2 extra samples a group
     assert out["advantages"].tolist() == [0.0, 0.0, 0.0, -1.0] * 4  # not TRL's centred [0.25, ..., -0.75]
+
+
+def test_consolidated_advantages_are_what_the_loss_sees(tiny_model_dir, tmp_path, monkeypatch):
+    """reward.consolidate: the trainer replaces TRL's centred advantages by the consolidated ones: a unanimous
+    group, which GRPO leaves at 0, gets the bonus on every completion; a 2-2 group keeps GRPO's advantages."""
+    scripted_answers(monkeypatch, [[["1", "1", "1", "1"], ["1", "2", "1", "2"]] * 2])
+    cfg = small_config(
+        tiny_model_dir, tmp_path / "run", "vote.min_share=0", "curriculum.mode=off",
+        "reward.consolidate=0.3", "reward.consolidate_share=0.75",
+    )  # fmt: skip
+    trainer, _ = build(cfg, tmp_path / "run")
+    batch = [trainer.train_dataset[i] for i in range(4) for _ in range(4)]
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(batch)
+    expected = [0.3] * 4 + [0.5, -0.5, 0.5, -0.5]
+    assert out["advantages"].tolist() == pytest.approx(expected * 2)  # TRL's own: [0] * 4 + [0.5, -0.5, ...]
 
 
 def test_the_greedy_answer_as_label_trains(tiny_model_dir, tmp_path):

@@ -393,7 +393,7 @@ def test_one_recipe_on_both_backends(tmp_path):
     from cuma_lite.training.run import grpo_arguments
 
     extra = ("lora.r=16", "train.optim=adamw_8bit", "train.weight_decay=0.01", "train.epsilon_high=0.28",
-             "train.entropy_coef=0.01")  # fmt: skip
+             "train.entropy_coef=0.01", "train.lr_scheduler=cosine")  # fmt: skip
     hf = load_config("tiny-cpu", ["model.backend=hf", *extra])
     gpu = load_config("tiny-cpu", ["model.backend=unsloth", *extra])
     a = grpo_arguments(hf, get_backend(hf), per_device=8, reward_weights=[1.0])
@@ -408,6 +408,8 @@ def test_one_recipe_on_both_backends(tmp_path):
             "epsilon_high",
             "entropy_coef",
             "mask_truncated_completions",
+            "lr_scheduler_type",
+            "warmup_steps",
         )
     }
     assert recipe == dict(
@@ -417,6 +419,8 @@ def test_one_recipe_on_both_backends(tmp_path):
         epsilon_high=0.28,
         entropy_coef=0.01,
         mask_truncated_completions=False,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.0,  # Unsloth's config would warm up over 0.1 of the run (rl.py:3337-3340)
     )
     from cuma_lite.config import dump_config
 

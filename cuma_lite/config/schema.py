@@ -190,6 +190,14 @@ class RewardConfig:
         "plurality",
         "the pseudo-label (reward.kind=majority): the vote's plurality answer (TTRL), or the policy's own greedy answer",
     )
+    consolidate: float = opt(
+        0.0,
+        "consensus consolidation: an uncentred advantage added to the completions that agree with the label in "
+        "groups whose label share is at least consolidate_share (a supervised term on high-consensus traces; 0: off)",
+    )
+    consolidate_share: float = opt(
+        0.875, "the label share from which a group is consolidated (0.875: 7 of 8)"
+    )
 
     def shaping(self) -> Shaping:
         """The vote reward's shaping (with another reward kind the vote only logs, so it labels by plurality)."""
@@ -197,7 +205,15 @@ class RewardConfig:
 
         label = self.label if self.kind == "majority" else "plurality"
         return Shaping(
-            self.positive, self.ramp_from, self.ramp_to, self.negative, self.rare_share, self.center, label
+            self.positive,
+            self.ramp_from,
+            self.ramp_to,
+            self.negative,
+            self.rare_share,
+            self.center,
+            label,
+            consolidate=self.consolidate,
+            consolidate_share=self.consolidate_share,
         )
 
     def __post_init__(self) -> None:
@@ -205,18 +221,31 @@ class RewardConfig:
         for key in ("ramp_from", "ramp_to", "rare_share"):
             value = getattr(self, key)
             _check(0.0 <= value < 1.0, f"reward.{key}={value} must be a share in [0, 1).")
+        _check(
+            self.consolidate >= 0 and 0 < self.consolidate_share <= 1,
+            f"reward.consolidate={self.consolidate} must be >= 0 and reward.consolidate_share="
+            f"{self.consolidate_share} a share in (0, 1].",
+        )
         # the label is not checked: a preset's reward.label=greedy stays harmless under --set reward.kind=gold
-        shaped = (self.positive, self.ramp_from, self.ramp_to, self.negative, self.center) != (
+        shaped = (
+            self.positive,
+            self.ramp_from,
+            self.ramp_to,
+            self.negative,
+            self.center,
+            self.consolidate,
+        ) != (
             1,
             0,
             0,
             0,
             True,
+            0,
         )
         _check(
             self.kind == "majority" or not shaped,
-            f"reward.kind={self.kind}: reward.positive/ramp/negative/center shape the vote's reward only; "
-            "use reward.kind=majority with them.",
+            f"reward.kind={self.kind}: reward.positive/ramp/negative/center/consolidate shape the vote's reward "
+            "only; use reward.kind=majority with them.",
         )
 
     @property
@@ -385,7 +414,17 @@ class EvalConfig:
 @dataclass
 class TrainConfig:
     max_steps: int = opt(100, "optimisation steps (one generation batch each)")
-    learning_rate: float = opt(2e-5, "constant learning rate; label-free RL collapses when it is too high")
+    learning_rate: float = opt(2e-5, "peak learning rate; label-free RL collapses when it is too high")
+    lr_scheduler: Literal["constant", "linear", "cosine"] = opt(
+        "constant",
+        "learning-rate schedule over max_steps (TRL's lr_scheduler_type): constant, or decaying to 0 linearly or "
+        "along a cosine",
+    )
+    warmup_ratio: float = opt(
+        0.0,
+        "share of max_steps over which the learning rate rises from 0 to its peak (Unsloth's config default is 0.1; "
+        "passed explicitly, so both backends train the same)",
+    )
     seed: int = opt(0, "seed of the model's sampling, the data draws and the curriculum")
     output_dir: str = opt("runs/cuma", "run directory: config, metrics, samples, checkpoints, final weights")
     prompts_per_step: int = opt(8, "prompts per step; each is sampled rollout.num_generations times")
@@ -471,6 +510,10 @@ class TrainConfig:
             0 < self.learning_rate < 1,
             f"train.learning_rate={self.learning_rate} must be in (0, 1); label-free RL needs it low (1e-6-5e-5).",
         )
+        _check(
+            0 <= self.warmup_ratio < 1,
+            f"train.warmup_ratio={self.warmup_ratio} must be in [0, 1): a share of train.max_steps (0 = no warmup).",
+        )
         _check(self.prompts_per_step >= 1, f"train.prompts_per_step={self.prompts_per_step} must be >= 1.")
         _check(self.beta >= 0, f"train.beta={self.beta} must be >= 0 (0 = no KL term, no reference model).")
         _check(
@@ -541,8 +584,9 @@ class Config:
             "unmasked tokens).",
         )
         _check(
-            self.reward.center or self.train.scale_rewards == "none",
-            "reward.center=false makes the rewards the advantages: it needs train.scale_rewards=none.",
+            (self.reward.center and not self.reward.consolidate) or self.train.scale_rewards == "none",
+            "reward.center=false and reward.consolidate make the advantages themselves: they need "
+            "train.scale_rewards=none.",
         )
         _check(
             self.train.scale_rewards != "batch" or self.reward.kind == "majority",

@@ -305,7 +305,8 @@ def grpo_arguments(
         top_p=cfg.rollout.top_p,
         top_k=cfg.rollout.top_k,
         learning_rate=cfg.train.learning_rate,
-        lr_scheduler_type="constant",
+        lr_scheduler_type=cfg.train.lr_scheduler,
+        warmup_steps=cfg.train.warmup_ratio,  # transformers 5: a float < 1 is a share of max_steps
         optim=cfg.train.optim,
         weight_decay=cfg.train.weight_decay,
         epsilon=cfg.train.epsilon,

@@ -63,11 +63,14 @@ def _check_same_run(out: Path, cfg: Config) -> None:
     import yaml
 
     saved = yaml.safe_load((out / "config.yaml").read_text())
+    # a key added to the config after the run started did not exist there: it ran with the key's default
+    defaults = Config().to_dict()
     differs = [
         f"{section}.{key}"
         for section, values in cfg.to_dict().items()
         for key, value in values.items()
-        if saved.get(section, {}).get(key) != value and f"{section}.{key}" not in RESUMABLE_CHANGES
+        if saved.get(section, {}).get(key, defaults[section][key]) != value
+        and f"{section}.{key}" not in RESUMABLE_CHANGES
     ]
     if differs:
         raise UserError(
