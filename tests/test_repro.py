@@ -66,6 +66,9 @@ def test_unknown_method_and_bad_seeds_are_usage_errors():
     result = CliRunner().invoke(app, ["repro", "--methods", "ttrl,grpo"])
     assert result.exit_code != 0 and "unknown method" in result.output
     assert CliRunner().invoke(app, ["repro", "--seeds", "a,b"]).exit_code == 2
+    for bad in ("3-1", "0-2,2", "0-x", ","):  # an empty range, a seed twice, not a number, nothing
+        result = CliRunner().invoke(app, ["repro", "--seeds", bad])
+        assert result.exit_code == 2 and "--seeds" in result.output, bad
     assert CliRunner().invoke(app, ["repro", "--split", "train"]).exit_code == 2
 
 

@@ -48,7 +48,8 @@ def train(
 def repro(
     out: Annotated[Path, typer.Option(help="Directory for the runs and results.*")] = Path("runs/repro"),
     seeds: Annotated[
-        str, typer.Option(help="A count (3: seeds 0, 1, 2) or a list (0,4,7; one seed: 5,).")
+        str,
+        typer.Option(help="A count (3: seeds 0, 1, 2), a list (0,4,7; one seed: 5,) or ranges (0-11,20)."),
     ] = "3",
     quick: Annotated[
         bool, typer.Option(help="Seed 0 of TTRL, CuMa and gold on the weakest and strongest bases (r1, r5).")
@@ -79,14 +80,7 @@ def repro(
     load_config(PRESET, overrides)  # a bad override fails now, not after the first runs
     if split not in ("test", "val"):
         raise ConfigError(f"--split {split!r}: choose test (to judge) or val (to choose settings).")
-    try:
-        seed_list = (
-            list(range(int(seeds))) if "," not in seeds else [int(s) for s in seeds.split(",") if s.strip()]
-        )
-    except ValueError:
-        raise ConfigError(f"--seeds {seeds!r}: a count (3) or a comma-separated list (0,4,7).") from None
-    if not seed_list:
-        raise ConfigError("--seeds: give at least one seed (seed 0 alone: --seeds 0, with the comma).")
+    seed_list = parse_seeds(seeds)
 
     def pick(value: str, default: tuple[str, ...]) -> list[str]:
         return list(default) if value == "all" else [x.strip() for x in value.split(",") if x.strip()]
@@ -107,3 +101,27 @@ def repro(
     console.print(
         f"{len(results['runs'])} runs; results in [bold]{out}[/] (results.json, results.md, results.png)"
     )
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: a count, or a comma-separated list of seeds and inclusive ranges.
+
+    >>> parse_seeds("3"), parse_seeds("5,"), parse_seeds("0-3,7")
+    ([0, 1, 2], [5], [0, 1, 2, 3, 7])
+    """
+    usage = f"--seeds {text!r}: a count (3), a comma-separated list (0,4,7) or ranges (0-11,20)."
+    try:
+        if "," not in text and "-" not in text:
+            seeds = list(range(int(text)))
+        else:
+            seeds = []
+            for item in filter(None, (s.strip() for s in text.split(","))):
+                first, _, last = item.partition("-")
+                seeds += list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise ConfigError(usage) from None
+    if not seeds:
+        raise ConfigError(f"{usage} Give at least one seed (seed 0 alone: --seeds 0, with the comma).")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{usage} A seed is given twice.")
+    return seeds
