@@ -2,7 +2,7 @@
 
 TTRL rewards agreement with the plurality answer (1 or 0) and GRPO centres the rewards within the group. On a weak
 model the plurality is mostly wrong, so that reinforces wrong answers. The family here keeps TTRL as its default and
-adds three label-free levers (:class:`Shaping`):
+adds label-free levers (:class:`Shaping`):
 
 1. **A graded positive reward**: agreement pays ``positive * ramp(share)``, where ``share`` is the label's share of
    the pool: nothing below ``ramp_from``, full from ``ramp_to`` (a soft no-majority mask).

@@ -228,22 +228,15 @@ class RewardConfig:
         )
         # the label is not checked: a preset's reward.label=greedy stays harmless under --set reward.kind=gold
         shaped = (
-            self.positive,
+            self.positive != 1,
             self.ramp_from,
             self.ramp_to,
             self.negative,
-            self.center,
+            not self.center,
             self.consolidate,
-        ) != (
-            1,
-            0,
-            0,
-            0,
-            True,
-            0,
         )
         _check(
-            self.kind == "majority" or not shaped,
+            self.kind == "majority" or not any(shaped),
             f"reward.kind={self.kind}: reward.positive/ramp/negative/center/consolidate shape the vote's reward "
             "only; use reward.kind=majority with them.",
         )
