@@ -3,6 +3,9 @@
     python scripts/pool_splits.py --grid val=runs/repro-val --grid test=runs/repro --bases r1,r2 \
         --methods ttrl,cuma,gold --seeds 0-11
 
+With one grid it scores that grid alone, and ``--seeds-of gold=0-11`` lets one method have other seeds than the
+rest (the bootstrap draws each method's seeds from its own).
+
 A `cuma-lite repro` run trains the same model for a seed whatever `--split` it is evaluated on (the split only
 picks the held-out problems), so the validation and test grids of one seed hold one model scored on two disjoint
 sets of 1,500 problems. This prints, per base and method, the change on each split and on the union (3,000
@@ -18,15 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cuma_lite.cli.train import parse_seeds
 from cuma_lite.grid_stats import bootstrap, deltas
 from cuma_lite.repro import GOLD, REFERENCE, correct_by_problem
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        first, last = text.split("-")
-        return list(range(int(first), int(last) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def per_problem(grids: dict[str, Path], base: str, method: str, seeds: list[int]):
@@ -63,14 +60,19 @@ def main() -> None:
     parser.add_argument("--bases", default="r1,r2")
     parser.add_argument("--methods", default="ttrl,cuma,gold")
     parser.add_argument("--seeds", default="0-2", help="0-11 or 0,1,2")
+    parser.add_argument(
+        "--seeds-of", action="append", default=[], help="METHOD=SEEDS: other seeds for one method (gold=0-11)"
+    )
     args = parser.parse_args()
     grids = dict((g.split("=", 1)[0], Path(g.split("=", 1)[1])) for g in args.grid)
-    methods, seeds = args.methods.split(","), _seeds(args.seeds)
+    methods = args.methods.split(",")
+    seeds = {m: parse_seeds(args.seeds) for m in methods}
+    seeds.update({m: parse_seeds(s) for m, s in (item.split("=", 1) for item in args.seeds_of)})
     for base in args.bases.split(","):
-        for names in [[n] for n in grids] + [list(grids)]:
+        for names in [[n] for n in grids] + ([list(grids)] if len(grids) > 1 else []):
             chosen = {n: grids[n] for n in names}
             table = bootstrap(
-                {m: per_problem(chosen, base, m, seeds) for m in methods}, reference=REFERENCE, gold=GOLD
+                {m: per_problem(chosen, base, m, seeds[m]) for m in methods}, reference=REFERENCE, gold=GOLD
             )
             for m in methods:
                 row = table[m]
