@@ -46,8 +46,8 @@ def deltas(before: dict[str, bool], afters: Sequence[dict[str, bool]]) -> np.nda
     return np.array([[after[i] for i in ids] for after in afters], dtype=float) - base
 
 
-def _interval(values: np.ndarray, point: float) -> Estimate:
-    lo, hi = np.quantile(values, [(1 - CONFIDENCE) / 2, 1 - (1 - CONFIDENCE) / 2])
+def _interval(values: np.ndarray, point: float, confidence: float = CONFIDENCE) -> Estimate:
+    lo, hi = np.quantile(values, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
     return Estimate(float(point), float(lo), float(hi))
 
 
@@ -58,9 +58,10 @@ def bootstrap(
     gold: str | None,
     draws: int = 2000,
     seed: int = 0,
+    confidence: float = CONFIDENCE,
 ) -> dict[str, dict[str, Estimate]]:
     """For each method (``[seeds, problems]`` deltas, same problems for all): its mean change, the difference to
-    ``reference`` (TTRL) and the gold-normalised gain (change / ``gold``'s change), each with a paired 95%
+    ``reference`` (TTRL) and the gold-normalised gain (change / ``gold``'s change), each with a paired ``confidence``
     percentile interval. Methods may have fewer seeds than others: seeds are drawn from each method's own."""
     rng = np.random.default_rng(seed)
     n_problems = next(iter(per_method.values())).shape[1]
@@ -74,10 +75,10 @@ def bootstrap(
         samples[m] = np.take_along_axis(per_seed.T, seed_draws[m], axis=1).mean(axis=1)  # [draws]
     out: dict[str, dict[str, Estimate]] = {}
     for m, d in per_method.items():
-        row = {"change": _interval(samples[m], d.mean())}
+        row = {"change": _interval(samples[m], d.mean(), confidence)}
         if reference in per_method and m != reference:
             row["vs_reference"] = _interval(
-                samples[m] - samples[reference], d.mean() - per_method[reference].mean()
+                samples[m] - samples[reference], d.mean() - per_method[reference].mean(), confidence
             )
         if gold in per_method and m != gold:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -85,7 +86,7 @@ def bootstrap(
             ratio = ratio[np.isfinite(ratio)]
             point = d.mean() / per_method[gold].mean() if per_method[gold].mean() else float("nan")
             row["gold_normalised"] = (
-                _interval(ratio, point) if ratio.size else Estimate(point, np.nan, np.nan)
+                _interval(ratio, point, confidence) if ratio.size else Estimate(point, np.nan, np.nan)
             )
         out[m] = row
     return out

@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument("--methods", default="ttrl,cuma,gold")
     parser.add_argument("--seeds", default="0-2", help="0-11 or 0,1,2")
     parser.add_argument(
+        "--confidence", type=float, default=0.95, help="of the intervals (0.975: a second look)"
+    )
+    parser.add_argument(
         "--seeds-of", action="append", default=[], help="METHOD=SEEDS: other seeds for one method (gold=0-11)"
     )
     args = parser.parse_args()
@@ -72,7 +75,10 @@ def main() -> None:
         for names in [[n] for n in grids] + ([list(grids)] if len(grids) > 1 else []):
             chosen = {n: grids[n] for n in names}
             table = bootstrap(
-                {m: per_problem(chosen, base, m, seeds[m]) for m in methods}, reference=REFERENCE, gold=GOLD
+                {m: per_problem(chosen, base, m, seeds[m]) for m in methods},
+                reference=REFERENCE,
+                gold=GOLD,
+                confidence=args.confidence,
             )
             for m in methods:
                 row = table[m]

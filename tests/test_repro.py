@@ -98,6 +98,17 @@ def test_paired_bootstrap_on_hand_made_deltas():
     assert 0 <= low < 0.5 < high <= 1
 
 
+def test_bootstrap_confidence_widens_the_same_draws():
+    """A second look at a cell is judged at a higher confidence: the same draws, quantiles further out."""
+    noisy = np.random.default_rng(1).integers(-1, 2, size=(3, 50)).astype(float)
+    at = {
+        c: bootstrap({"m": noisy}, reference=None, gold=None, confidence=c)["m"]["change"]
+        for c in (0.95, 0.99)
+    }
+    assert at[0.95].mean == at[0.99].mean
+    assert at[0.99].low < at[0.95].low < at[0.95].mean < at[0.95].high < at[0.99].high
+
+
 def test_targets_are_judged_on_intervals():
     def e(mean, lo, hi):
         return Estimate(mean, lo, hi)
