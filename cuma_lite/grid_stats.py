@@ -92,6 +92,18 @@ def bootstrap(
     return out
 
 
+def one_way(
+    d: np.ndarray, over: str, *, draws: int = 2000, seed: int = 0, confidence: float = CONFIDENCE
+) -> Estimate:
+    """The mean change of ``[seeds, problems]`` deltas with an interval from resampling one axis only, the other
+    held fixed: ``over="problems"`` is what more seeds cannot narrow, ``over="seeds"`` what more problems cannot."""
+    axis = {"seeds": 1, "problems": 0}[over]  # average out the axis held fixed
+    units = d.mean(axis=axis)
+    rng = np.random.default_rng(seed)
+    means = units[rng.integers(0, units.size, size=(draws, units.size))].mean(axis=1)
+    return _interval(means, float(d.mean()), confidence)
+
+
 def targets(
     table: dict[str, dict[str, dict[str, Estimate]]], strength: dict[str, float], candidate: str
 ) -> dict[str, Any]:

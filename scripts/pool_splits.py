@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cuma_lite.cli.train import parse_seeds
-from cuma_lite.grid_stats import bootstrap, deltas
+from cuma_lite.grid_stats import bootstrap, deltas, one_way
 from cuma_lite.repro import GOLD, REFERENCE, correct_by_problem
 
 
@@ -64,6 +64,11 @@ def main() -> None:
         "--confidence", type=float, default=0.95, help="of the intervals (0.975: a second look)"
     )
     parser.add_argument(
+        "--one-way",
+        action="store_true",
+        help="also each change's interval over problems alone and seeds alone",
+    )
+    parser.add_argument(
         "--seeds-of", action="append", default=[], help="METHOD=SEEDS: other seeds for one method (gold=0-11)"
     )
     args = parser.parse_args()
@@ -74,8 +79,9 @@ def main() -> None:
     for base in args.bases.split(","):
         for names in [[n] for n in grids] + ([list(grids)] if len(grids) > 1 else []):
             chosen = {n: grids[n] for n in names}
+            per_method = {m: per_problem(chosen, base, m, seeds[m]) for m in methods}
             table = bootstrap(
-                {m: per_problem(chosen, base, m, seeds[m]) for m in methods},
+                per_method,
                 reference=REFERENCE,
                 gold=GOLD,
                 confidence=args.confidence,
@@ -91,6 +97,14 @@ def main() -> None:
                     if key in row
                 )
                 print(f"{base} {'+'.join(names):9s} {m:6s} change {row['change'].fmt()}{more}")
+                if args.one_way:
+                    alone = {
+                        over: one_way(per_method[m], over, confidence=args.confidence).fmt()
+                        for over in ("problems", "seeds")
+                    }
+                    print(
+                        f"{'':20s} over problems alone {alone['problems']}, over seeds alone {alone['seeds']}"
+                    )
 
 
 if __name__ == "__main__":

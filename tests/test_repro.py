@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cuma_lite.cli import app
-from cuma_lite.grid_stats import Estimate, bootstrap, deltas, targets
+from cuma_lite.grid_stats import Estimate, bootstrap, deltas, one_way, targets
 from cuma_lite.repro import BASES, grid
 
 TINY = ["train.max_steps=1", "train.prompts_per_step=2", "rollout.max_new_tokens=24", "eval.per_level=2",
@@ -96,6 +96,18 @@ def test_paired_bootstrap_on_hand_made_deltas():
     assert stats["ttrl"]["gold_normalised"].mean == pytest.approx(0.5 / 0.75)
     low, high = stats["ttrl"]["change"].low, stats["ttrl"]["change"].high
     assert 0 <= low < 0.5 < high <= 1
+
+
+def test_one_way_intervals_see_only_their_own_axis():
+    """Deltas that differ between seeds but not between the problems of a seed: resampling problems alone cannot
+    move the mean (a zero-width interval), resampling seeds alone can; and the other way round."""
+    by_seed = np.repeat([[0.0], [0.1], [0.2]], 40, axis=1)  # [3 seeds, 40 problems]
+    problems, seeds = one_way(by_seed, "problems"), one_way(by_seed, "seeds")
+    assert problems.low == pytest.approx(0.1) and problems.high == pytest.approx(0.1)
+    assert seeds.low < 0.1 < seeds.high
+    flipped = np.tile(np.linspace(-0.5, 0.5, 40), (3, 1))  # every seed the same, problems differ
+    assert one_way(flipped, "seeds").low == pytest.approx(one_way(flipped, "seeds").high)
+    assert one_way(flipped, "problems").low < 0 < one_way(flipped, "problems").high
 
 
 def test_bootstrap_confidence_widens_the_same_draws():
