@@ -224,9 +224,10 @@ def gold_alignment(
         raise ValueError(
             f"gold_alignment: {len(weights)} weights for {len(prompts)} prompts; give one a prompt."
         )
+    scale = [1.0] * len(prompts) if weights is None else [float(w) for w in weights]
     usable = [
-        (p, 1.0 if weights is None else float(w))
-        for p, w in zip(prompts, weights if weights is not None else [None] * len(prompts), strict=True)
+        (p, w)
+        for p, w in zip(prompts, scale, strict=True)
         if p.gold is not None and len(p.samples) >= setting.group + setting.pool
     ]
     per_prompt = []  # (sum A*Ag, sum Ag^2, sum A^2, active groups), the setting's A scaled by its prompt's weight

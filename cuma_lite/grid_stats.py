@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -93,7 +93,12 @@ def bootstrap(
 
 
 def one_way(
-    d: np.ndarray, over: str, *, draws: int = 2000, seed: int = 0, confidence: float = CONFIDENCE
+    d: np.ndarray,
+    over: Literal["seeds", "problems"],
+    *,
+    draws: int = 2000,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
 ) -> Estimate:
     """The mean change of ``[seeds, problems]`` deltas with an interval from resampling one axis only, the other
     held fixed: ``over="problems"`` is what more seeds cannot narrow, ``over="seeds"`` what more problems cannot."""

@@ -154,18 +154,20 @@ class MajorityVoteReward:
             )
         pools = self._pool_answers(prompts, n_local, len(answers)) if self.pool else {}
         rewards: list[float | None] = []
-        # our own advantages, used when TRL's centring is not what the shaping asks (no centring, consolidation)
+        # the shaping's own advantages, when TRL's centring is not what it asks (no centring, consolidation)
+        own = bool(self.shaping.consolidate) or not self.shaping.center
         advantages: list[float] = []
         groups = []
         for k, start in enumerate(range(0, len(answers), g)):
             group, (more, greedy) = answers[start : start + g], pools.get(k, ([], None))
             vote = majority_vote([*group, *more], min_share=self.min_share)
             scores, share = vote.rewards[:g], vote.share
-            advantages.extend([0.0] * g)  # a masked group, or TTRL's: TRL's own centring
+            advantages.extend([0.0] * g)  # 0 for a masked group; an unmasked one is filled in below if used
             if not (vote.masked or self.shaping.is_ttrl):
                 scored = group_scores(group, more, self.shaping, greedy=greedy)
                 scores, share = scored.scores, scored.share
-                advantages[-g:] = group_advantages(scored, self.shaping)
+                if own:
+                    advantages[-g:] = group_advantages(scored, self.shaping)
             by_greedy = self.shaping.label == "greedy" and not vote.masked
             span = slice(start, start + g)
             groups.append(
@@ -175,7 +177,6 @@ class MajorityVoteReward:
             rewards.extend(scores)
         mine = slice(self.process_index * n_local, (self.process_index + 1) * n_local)
         local_ids = [str(i) for i in ids[mine]]
-        own = self.shaping.consolidate or not self.shaping.center
         self._votes = VoteBatch(
             groups, local_ids, [r is None for r in rewards[mine]], advantages[mine] if own else None
         )

@@ -137,9 +137,8 @@ def cuma_trainer_class(base: type) -> type:
             votes = self.vote_reward.take_votes([x["id"] for x in inputs])
             recount = self.mask_normaliser == "unmasked"
             out = apply_vote_mask(out, votes.local_masked, recount=recount, gather=self.accelerator.gather)
-            if (
-                votes.local_advantages is not None
-            ):  # reward.center=false or reward.consolidate: our own advantages
+            # reward.center=false or reward.consolidate: the shaping's own advantages replace TRL's centred ones
+            if votes.local_advantages is not None:
                 out["advantages"] = torch.tensor(
                     votes.local_advantages, device=out["advantages"].device, dtype=out["advantages"].dtype
                 )
