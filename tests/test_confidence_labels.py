@@ -1,0 +1,37 @@
+"""scripts/confidence_labels.py: the labels its offline check compares with the greedy answer (docs/experiments.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "confidence_labels.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("confidence_labels", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_weighted_label_sums_weight_over_equivalent_answers_and_ties_go_to_the_first_class():
+    s = _script()
+    # 1/2 and 0.5 are one class (weight 0.6); 3 alone weighs 0.5; an unparseable answer never wins
+    assert s.weighted_label(["1/2", "3", "0.5", None], [0.3, 0.5, 0.3, 9.0]) == "1/2"
+    assert s.weighted_label(["3", "4"], [1.0, 1.0]) == "3"
+    assert s.weighted_label([None, None], [1.0, 1.0]) is None
+
+
+def test_each_label_reads_the_confidences_its_own_way():
+    s = _script()
+    # one very confident "1", two fairly confident "2"s, a "3", and four unconfident "4"s (mean token log-probs)
+    answers = ["4", "1", "2", "4", "2", "3", "4", "4"]
+    confidence = [-6.0, -0.01, -1.0, -6.0, -1.0, -1.1, -6.0, -6.0]
+    got = s.labels(answers, confidence)
+    assert got["plurality"] == "4"  # four votes
+    assert got["confidence-weighted"] == "1"  # exp(-0.01) = 0.99 > 2 * exp(-1) = 0.74 > 4 * exp(-6) = 0.01
+    assert got["confident half"] == "2"  # the four most confident are 1, 2, 2, 3
+    assert got["most confident"] == "1"
+    got = s.labels(["7", "9", "5", "5"], [-0.3, -0.1, -0.2, -0.25])
+    assert got["most confident"] == "9" and got["confidence-weighted"] == "5" and got["plurality"] == "5"
