@@ -331,10 +331,11 @@ def run_probe(
             from cuma_lite.models.source import resolve_source
             from cuma_lite.rollout.hf import HFGenerator
 
+            items = _load(data, limit)  # first: a bad path is reported before the model loads
             source = resolve_source(model_spec)
             default_style, default_tokens = source.generation_defaults()
             net, tokenizer = load_inference_model(source)
-            loaded.update(items=_load(data, limit), net=net, tokenizer=tokenizer,
+            loaded.update(items=items, net=net, tokenizer=tokenizer,
                           style=prompt_style or default_style, max_new=max_new_tokens or default_tokens,
                           generator=HFGenerator(net, tokenizer, batch_size=batch_size))  # fmt: skip
         return loaded

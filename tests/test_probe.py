@@ -73,6 +73,22 @@ def test_the_cli_refuses_unknown_methods_and_bad_settings():
     assert bad.exit_code == 2 and "NAME:key=value" in bad.output
 
 
+def test_a_missing_data_file_is_refused_before_the_model_loads(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import cuma_lite.backends.hf as hf
+    from cuma_lite.cli import app
+
+    def load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the data file was checked")
+
+    monkeypatch.setattr(hf, "load_inference_model", load)
+    missing = tmp_path / "nope.jsonl"
+    bad = CliRunner().invoke(app, ["probe", "--model", "embedded:tiny-math", "--data", str(missing), "--out",
+                                   str(tmp_path / "out")])  # fmt: skip
+    assert isinstance(bad.exception, SystemExit) and "file not found" in bad.output, bad.output
+
+
 def test_the_cli_says_when_a_methods_curriculum_is_outside_the_forecast(tmp_path):
     """`cuma+band` differs from `cuma` only in which prompts it draws, which the forecast does not model: the
     two get the same forecast, and the CLI says so for the one with a curriculum."""
