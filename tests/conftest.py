@@ -1,6 +1,9 @@
-"""Shared fixtures: tiny models built from a config at test time (no hub)."""
+"""Shared fixtures: tiny models built from a config at test time (no hub), and the scripts/ files as modules."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,20 @@ def tiny_policy():
     tokenizer = build_tokenizer()
     model = build_model(len(tokenizer), hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128, seed=0)
     return model, tokenizer
+
+
+@pytest.fixture
+def script():
+    """``script("device_check")``: a file of scripts/ imported as a module (scripts/ is not a package)."""
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 def pytest_collection_modifyitems(config, items):

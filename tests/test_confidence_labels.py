@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "confidence_labels.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("confidence_labels", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_weighted_label_sums_weight_over_equivalent_answers_and_ties_go_to_the_first_class():
-    s = _script()
+def test_weighted_label_sums_weight_over_equivalent_answers_and_ties_go_to_the_first_class(script):
+    s = script("confidence_labels")
     # 1/2 and 0.5 are one class (weight 0.6); 3 alone weighs 0.5; an unparseable answer never wins
     assert s.weighted_label(["1/2", "3", "0.5", None], [0.3, 0.5, 0.3, 9.0]) == "1/2"
     assert s.weighted_label(["3", "4"], [1.0, 1.0]) == "3"
     assert s.weighted_label([None, None], [1.0, 1.0]) is None
 
 
-def test_each_label_reads_the_confidences_its_own_way():
-    s = _script()
+def test_each_label_reads_the_confidences_its_own_way(script):
+    s = script("confidence_labels")
     # one very confident "1", two fairly confident "2"s, a "3", and four unconfident "4"s (mean token log-probs)
     answers = ["4", "1", "2", "4", "2", "3", "4", "4"]
     confidence = [-6.0, -0.01, -1.0, -6.0, -1.0, -1.1, -6.0, -6.0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,23 +12,16 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "device_check.py"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("device_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow  # ~35 s each: building the modules, even on the meta device
 @pytest.mark.parametrize(
     ("arch", "params"),
     [("qwen2.5-0.5b", 494_032_768), ("qwen2.5-1.5b", 1_543_714_304)],  # the model cards' 0.49B and 1.54B
 )
-def test_architectures_have_qwen25_parameter_counts(arch, params, tmp_path, monkeypatch):
+def test_architectures_have_qwen25_parameter_counts(arch, params, tmp_path, monkeypatch, script):
     import torch
     from transformers import Qwen2ForCausalLM
 
-    dc = _script()
+    dc = script("device_check")
     captured = {}
     monkeypatch.setattr(
         Qwen2ForCausalLM, "save_pretrained", lambda self, path: captured.setdefault("m", self)
