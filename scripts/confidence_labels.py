@@ -63,9 +63,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    items = [json.loads(line) for line in Path(args.data).read_text().splitlines() if line.strip()][
-        : args.limit
-    ]
+    lines = [line for line in Path(args.data).read_text().splitlines() if line.strip()]
+    items = [json.loads(line) for line in lines[: args.limit]]
     source = resolve_source(args.model)
     style, max_new = source.generation_defaults()
     net, tokenizer = load_inference_model(source)
@@ -94,7 +93,8 @@ def main() -> None:
     draws = rng.integers(0, len(items), size=(2000, len(items)))
     base = np.array(right["greedy"], dtype=float)
     print(f"{args.model}: {len(items)} prompts, G = {args.group}")
-    print(f"within-prompt AUROC of confidence: {above / pairs:.3f} over {int(pairs)} right/wrong pairs")
+    auroc = f"{above / pairs:.3f}" if pairs else "n/a (no prompt has both right and wrong completions)"
+    print(f"within-prompt AUROC of confidence: {auroc} over {int(pairs)} right/wrong pairs")
     for name, col in right.items():
         diff = np.array(col, dtype=float) - base
         lo, hi = np.quantile(diff[draws].mean(axis=1), [0.025, 0.975])
