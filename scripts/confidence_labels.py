@@ -7,8 +7,12 @@ prints, against the gold answers, the accuracy of labels taken from the group: t
 weighted by each completion's confidence (exp of its mean token log-probability, DeepConf's signal); the plurality
 of the most confident half; the single most confident completion's answer. Each is paired with the greedy answer
 (the `cuma` setting's label) by a bootstrap over prompts. It also prints the within-prompt AUROC of confidence:
-how often a right completion is more confident than a wrong one of the same prompt. docs/experiments.md has what it
-said on the weak rungs (confidence separates right from wrong, but no confident label beats greedy).
+how often a right completion is more confident than a wrong one of the same prompt; and, for confidence used as
+reward shaping on top of the greedy label (1 if a completion agrees with the greedy answer, plus ``lam`` times its
+confidence's z-score in the group), the cosine of its centred advantages with the gold reward's: the direction
+of its push, apart from its size (which a larger ``lam`` raises as a larger learning rate would).
+docs/experiments.md has what it said on the ladder: confidence separates right from wrong, but no confident label
+beats greedy, and as shaping it turns the push little towards gold's.
 """
 
 from __future__ import annotations
@@ -54,6 +58,18 @@ def labels(answers: list[str | None], confidence: list[float]) -> dict[str, str 
     }
 
 
+def centred(xs: list[float]) -> list[float]:
+    mean = sum(xs) / len(xs)
+    return [x - mean for x in xs]
+
+
+def shaped_rewards(agree: list[bool], confidence: list[float], lam: float) -> list[float]:
+    """1 for agreeing with the greedy answer, plus ``lam`` times the completion's confidence z-score in its group."""
+    sd = float(np.std(confidence)) or 1.0
+    mean = float(np.mean(confidence))
+    return [float(a) + lam * (c - mean) / sd for a, c in zip(agree, confidence, strict=True)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True)
@@ -76,11 +92,16 @@ def main() -> None:
 
     right: dict[str, list[bool]] = {"greedy": []}
     above = pairs = 0.0
+    lams = (0.0, 0.25, 0.5, 1.0)
+    dot = dict.fromkeys(lams, 0.0)  # per lam, summed over groups: A . A_gold and A . A
+    norm = dict.fromkeys(lams, 0.0)
+    gold_norm = 0.0  # A_gold . A_gold
     for item, g, group in zip(items, greedy, groups, strict=True):
         gold = str(item["answer"])
         answers = [extract_answer(c.text) for c in group]
         confidence = [sum(c.logprobs) / max(1, len(c.logprobs)) for c in group]  # type: ignore[arg-type]
-        right["greedy"].append(grade(extract_answer(g[0].text), gold).correct)
+        greedy_answer = extract_answer(g[0].text)
+        right["greedy"].append(grade(greedy_answer, gold).correct)
         for name, label in labels(answers, confidence).items():
             right.setdefault(name, []).append(label is not None and grade(label, gold).correct)
         ok = [grade(a, gold).correct for a in answers]
@@ -88,6 +109,15 @@ def main() -> None:
             for y, ry in zip(confidence, ok, strict=True):
                 if rx and not ry:
                     above, pairs = above + (x > y) + 0.5 * (x == y), pairs + 1
+        agree = [
+            a is not None and greedy_answer is not None and grade(a, greedy_answer).correct for a in answers
+        ]
+        a_gold = centred([float(r) for r in ok])
+        gold_norm += sum(x * x for x in a_gold)
+        for lam in lams:
+            a = centred(shaped_rewards(agree, confidence, lam))
+            dot[lam] += sum(x * y for x, y in zip(a, a_gold, strict=True))
+            norm[lam] += sum(x * x for x in a)
 
     rng = np.random.default_rng(args.seed)
     draws = rng.integers(0, len(items), size=(2000, len(items)))
@@ -101,6 +131,12 @@ def main() -> None:
         print(
             f"  {name:20s} accuracy {np.mean(col):.3f}   - greedy {diff.mean():+.3f} ({lo:+.3f}, {hi:+.3f})"
         )
+    print(
+        "greedy label + lam x confidence z-score: cosine of the push with gold's (its size relative to gold's)"
+    )
+    for lam in lams:
+        print(f"  lam {lam:<4g} cosine {dot[lam] / math.sqrt(norm[lam] * gold_norm):+.3f}"
+              f" ({math.sqrt(norm[lam] / gold_norm):.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":

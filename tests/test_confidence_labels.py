@@ -23,3 +23,13 @@ def test_each_label_reads_the_confidences_its_own_way(script):
     assert got["most confident"] == "1"
     got = s.labels(["7", "9", "5", "5"], [-0.3, -0.1, -0.2, -0.25])
     assert got["most confident"] == "9" and got["confidence-weighted"] == "5" and got["plurality"] == "5"
+
+
+def test_shaped_rewards_add_the_confidence_z_score_to_the_greedy_labels_reward(script):
+    s = script("confidence_labels")
+    assert s.shaped_rewards([True, False], [-1.0, -5.0], 0.5) == [1.5, -0.5]  # z-scores +1 and -1
+    assert s.shaped_rewards([True, False, True], [-2.0, -2.0, -2.0], 1.0) == [
+        1.0,
+        0.0,
+        1.0,
+    ]  # no spread: no shaping
