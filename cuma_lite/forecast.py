@@ -181,13 +181,14 @@ def setting_advantages(
     """The advantages ``setting`` gives the ``trained`` completions of one group (scale_rewards=none)."""
     if setting.gold:
         scores = [float(r) for r in right]
-        return _centred(scores)
+        return centred(scores)
     if majority_vote([*trained, *extra], min_share=setting.min_share).masked:
         return [0.0] * len(trained)
     return group_advantages(group_scores(trained, extra, setting.shaping, greedy=greedy), setting.shaping)
 
 
-def _centred(scores: list[float]) -> list[float]:
+def centred(scores: list[float]) -> list[float]:
+    """A group's scores minus their mean: GRPO's advantages without scaling."""
     mean = _mean(scores)
     return [s - mean for s in scores]
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cuma_lite.answers import grade
 from cuma_lite.backends.hf import load_inference_model
 from cuma_lite.extraction import extract_answer
+from cuma_lite.forecast import centred
 from cuma_lite.models.source import resolve_source
 from cuma_lite.prompts import format_prompt
 from cuma_lite.rollout.contract import SamplingSpec
@@ -56,11 +57,6 @@ def labels(answers: list[str | None], confidence: list[float]) -> dict[str, str 
         "confident half": weighted_label([answers[i] for i in half], [1.0] * len(half)),
         "most confident": answers[order[0]],
     }
-
-
-def centred(xs: list[float]) -> list[float]:
-    mean = sum(xs) / len(xs)
-    return [x - mean for x in xs]
 
 
 def shaped_rewards(agree: list[bool], confidence: list[float], lam: float) -> list[float]:
